@@ -76,7 +76,7 @@ agevisor_vmlaunch:
     vmwrite rax, rdx
     mov rax, GUEST_RSP
     vmwrite rax, rsp
-    lea rdx, [.guest_resume]
+    lea rdx, [agevisor_vmlaunch_guest_resume]
     mov rax, GUEST_RIP
     vmwrite rax, rdx
     vmlaunch
@@ -93,7 +93,13 @@ agevisor_vmlaunch:
     pop rbx
     pop rbp
     ret
-.guest_resume:
+global agevisor_vmlaunch_entry_failed
+agevisor_vmlaunch_entry_failed:
+    ; Back in the firmware context after a failed VM entry (see agevisor_resume_native).
+    mov eax, 3
+    jmp agevisor_vmlaunch.failed
+global agevisor_vmlaunch_guest_resume
+agevisor_vmlaunch_guest_resume:
     ; The guest: same stack, same callee-saved registers as at the call.
     popfq
     pop r15
@@ -131,3 +137,52 @@ agevisor_vmexit_entry:
     and rsp, -16
     call hv_vmexit_stop wrt ..plt
     ud2
+
+; struct arch::NativeContext offsets (arch/include/arch/native_context.h)
+NC_CR3    equ 0
+NC_GDTR   equ 16
+NC_IDTR   equ 32
+NC_CS     equ 48
+NC_SS     equ 56
+NC_DS     equ 64
+NC_ES     equ 72
+NC_FS     equ 80
+NC_GS     equ 88
+NC_FSBASE equ 96
+NC_GSBASE equ 104
+NC_RSP    equ 112
+NC_RFLAGS equ 120
+NC_RIP    equ 128
+NC_RAX    equ 136
+
+global agevisor_resume_native
+agevisor_resume_native:
+    mov rbx, rdi
+    mov rax, [rbx + NC_CR3]
+    mov cr3, rax
+    lgdt [rbx + NC_GDTR]
+    lidt [rbx + NC_IDTR]
+    mov ax, [rbx + NC_DS]
+    mov ds, ax
+    mov ax, [rbx + NC_ES]
+    mov es, ax
+    mov ax, [rbx + NC_FS]
+    mov fs, ax
+    mov ax, [rbx + NC_GS]
+    mov gs, ax
+    mov ecx, 0xC0000100             ; IA32_FS_BASE
+    mov eax, [rbx + NC_FSBASE]
+    mov edx, [rbx + NC_FSBASE + 4]
+    wrmsr
+    mov ecx, 0xC0000101             ; IA32_GS_BASE
+    mov eax, [rbx + NC_GSBASE]
+    mov edx, [rbx + NC_GSBASE + 4]
+    wrmsr
+    ; IRETQ loads SS:RSP, RFLAGS and CS:RIP at once.
+    push qword [rbx + NC_SS]
+    push qword [rbx + NC_RSP]
+    push qword [rbx + NC_RFLAGS]
+    push qword [rbx + NC_CS]
+    push qword [rbx + NC_RIP]
+    mov rax, [rbx + NC_RAX]
+    iretq
