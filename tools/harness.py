@@ -255,6 +255,7 @@ def run(args):
             kill_emulator(proc)
     if args.stream:
         logs.stream()
+        print(flush=True)
     return verdict(args, logs, workdir, finished, status, time.monotonic() - start)
 
 
@@ -293,9 +294,10 @@ def verdict(args, logs, workdir, finished, status, elapsed):
             for line in read(bochs_log).splitlines()[-15:]:
                 print(f"  | {line}")
         return EXIT_FAIL
-    log("--- agevisor's lines (port 0xE9) ---")
-    for line in agevisor_lines[-60:]:
-        print(f"  | {line}")
+    if not args.stream:  # a streamed run has shown them already
+        log("--- agevisor's lines (port 0xE9) ---")
+        for line in agevisor_lines[-60:]:
+            print(f"  | {line}")
     log(f"PASSED: boot to sentinel took {finished:.1f} s wall time "
         f"(whole run {elapsed:.1f} s)")
     return EXIT_PASS
