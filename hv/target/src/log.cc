@@ -2,9 +2,9 @@
 
 #include <cstddef>
 
+#include "arch/format.h"
 #include "arch/target/cpu.h"
 #include "hv/target/uart16550.h"
-#include "mini_format.h"
 
 namespace hv::log {
 namespace {
@@ -58,7 +58,7 @@ void write_line(const char* line) {
 
 void vprintf(const char* fmt, va_list args) {
   char buffer[kLineMax];
-  hv::detail::vformat(buffer, sizeof(buffer), fmt, args);
+  arch::vformat(buffer, sizeof(buffer), fmt, args);
   // One call may carry several lines; each goes out separately.
   char* start = buffer;
   for (char* p = buffer;; ++p) {
