@@ -4,7 +4,8 @@
 
 #include "arch/format.h"
 #include "arch/target/cpu.h"
-#include "hv/target/uart16550.h"
+#include "arch/target/target_port_io.h"
+#include "hv/uart16550.h"
 
 namespace hv::log {
 namespace {
@@ -12,7 +13,8 @@ namespace {
 constexpr uint16_t kPortE9 = 0xE9;
 constexpr size_t kLineMax = 256;
 
-constinit target::Uart16550 com1(target::Uart16550::kCom1);
+using Com1 = Uart16550<arch::target::TargetPortIo>;
+constinit Com1 com1(arch::target::TargetPortIo{}, Com1::kCom1);
 constinit LineSink extra_sink = nullptr;
 constinit void* extra_context = nullptr;
 constinit bool extra_mirrors_serial = false;
