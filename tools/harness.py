@@ -9,7 +9,8 @@ knows the firmware went on. Under QEMU the script can end by writing a value to 
 isa-debug-exit port, which makes QEMU exit with status (value << 1) | 1.
 
 Logs kept in the work dir: serial.log (COM1, which OVMF's console also uses), e9.log (port
-0xE9: agevisor's own lines, nothing else), bochs.log / bochs.out or qemu.out.
+0xE9: agevisor's own lines, nothing else), bochs.log / bochs.out or qemu.out, and for
+Bochs screen.log (its term display's curses output, drained so Bochs never blocks on it).
 
 The emulator runs in its own process group, gets SIGKILL when we are done (Bochs 2.7 ignores
 SIGTERM), children first, in a `finally`, and is also killed by the kernel if this script
@@ -185,6 +186,50 @@ def kill_emulator(proc):
     proc.wait()
 
 
+class ScreenDrain:
+    """Bochs' term display writes curses output to a pseudo-terminal of its own and prints
+    'Bochs connected to screen "/dev/pts/N"'. Nobody reads that terminal in a headless run,
+    so once its buffer fills Bochs would block on the next screen update: we open the pts
+    and keep it drained (the bytes go to screen.log)."""
+
+    PTS = re.compile(r'Bochs connected to screen "(/dev/pts/\d+)"')
+
+    def __init__(self, stdout_path, workdir):
+        self.stdout_path = stdout_path
+        self.log_path = os.path.join(workdir, "screen.log")
+        self.fd = None
+
+    def poll(self):
+        if self.fd is None:
+            m = self.PTS.search(read(self.stdout_path))
+            if not m:
+                return
+            try:
+                self.fd = os.open(m.group(1), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+            except OSError:
+                self.fd = -1  # not ours to drain; nothing more to do
+                return
+        if self.fd < 0:
+            return
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if chunks:
+            with open(self.log_path, "ab") as f:
+                f.write(b"".join(chunks))
+
+    def close(self):
+        if self.fd is not None and self.fd >= 0:
+            os.close(self.fd)
+        self.fd = None
+
+
 def read(path):
     try:
         with open(path, "rb") as f:
@@ -225,6 +270,7 @@ def run(args):
     logs = Logs(workdir, args.emulator, stdout_path)
     log(f"{args.emulator} ({args.cpu}), work dir {workdir}")
 
+    screen = ScreenDrain(stdout_path, workdir) if args.emulator == "bochs" else None
     start = time.monotonic()
     finished, status = None, None
     with open(stdout_path, "wb") as out:
@@ -233,6 +279,8 @@ def run(args):
                                 preexec_fn=die_with_parent)
         try:
             while True:
+                if screen:
+                    screen.poll()
                 if args.stream:
                     logs.stream()
                 status = proc.poll()
@@ -258,6 +306,8 @@ def run(args):
                 status = proc.poll()
         finally:
             kill_emulator(proc)
+            if screen:
+                screen.close()
     if args.stream:
         logs.stream()
         print(flush=True)
