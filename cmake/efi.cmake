@@ -5,8 +5,8 @@
 # misplaces sections that C++ emits. So we link with our own linker script
 # (boot/agevisor_efi.lds), with --no-undefined -z text, and check the linked ELF before
 # objcopy turns it into PE32+ (tools/check-efi-link). See docs/boot-and-harness.md.
+set(CMAKE_ASM_NASM_OBJECT_FORMAT elf64)  # must precede enable_language
 enable_language(ASM_NASM)
-set(CMAKE_ASM_NASM_OBJECT_FORMAT elf64)
 
 find_program(AGEVISOR_LD ld REQUIRED)
 find_program(AGEVISOR_OBJCOPY objcopy REQUIRED)
