@@ -5,8 +5,8 @@
 # misplaces sections that C++ emits. So we link with our own linker script
 # (boot/agevisor_efi.lds), with --no-undefined -z text, and check the linked ELF before
 # objcopy turns it into PE32+ (tools/check-efi-link). See docs/boot-and-harness.md.
+set(CMAKE_ASM_NASM_OBJECT_FORMAT elf64)  # must precede enable_language
 enable_language(ASM_NASM)
-set(CMAKE_ASM_NASM_OBJECT_FORMAT elf64)
 
 find_program(AGEVISOR_LD ld REQUIRED)
 find_program(AGEVISOR_OBJCOPY objcopy REQUIRED)
@@ -57,14 +57,21 @@ function(agevisor_exit_path target)
   add_custom_target(${target}_general_regs_check ALL DEPENDS ${stamp})
 endfunction()
 
-# agevisor_efi_image(NAME OBJECT_LIBRARIES...): links NAME.so from GNU-EFI's crt0 and the
-# given OBJECT libraries, checks it, and converts it to NAME.efi (PE32+ application).
+# agevisor_efi_image(NAME OBJECTS libs... ARCHIVES libs...): links NAME.so from GNU-EFI's
+# crt0, every object of the OBJECT libraries and what is needed from the STATIC ones, checks
+# it, and converts it to NAME.efi (PE32+ application).
 function(agevisor_efi_image name)
+  cmake_parse_arguments(ARG "" "" "OBJECTS;ARCHIVES" ${ARGN})
   set(objects)
   set(deps)
-  foreach(lib ${ARGN})
+  foreach(lib ${ARG_OBJECTS})
     list(APPEND objects $<TARGET_OBJECTS:${lib}>)
     list(APPEND deps ${lib} $<TARGET_OBJECTS:${lib}>)
+  endforeach()
+  set(archives)
+  foreach(lib ${ARG_ARCHIVES})
+    list(APPEND archives $<TARGET_FILE:${lib}>)
+    list(APPEND deps ${lib} $<TARGET_FILE:${lib}>)
   endforeach()
   set(lds ${PROJECT_SOURCE_DIR}/boot/agevisor_efi.lds)
   set(so ${CMAKE_BINARY_DIR}/${name}.so)
@@ -73,7 +80,8 @@ function(agevisor_efi_image name)
     OUTPUT ${so}
     COMMAND ${AGEVISOR_LD} -nostdlib -shared -Bsymbolic --no-undefined -z text
             -z noexecstack --warn-common -T ${lds} -o ${so}
-            ${GNUEFI_CRT0} ${objects} -L${GNUEFI_LIB_DIR} -lefi -lgnuefi
+            ${GNUEFI_CRT0} ${objects} --start-group ${archives} --end-group
+            -L${GNUEFI_LIB_DIR} -lefi -lgnuefi
     DEPENDS ${deps} ${lds} ${GNUEFI_CRT0}
     COMMAND_EXPAND_LISTS
     COMMENT "Linking ${name}.so")

@@ -2,6 +2,7 @@
 // efi_main with the System V ABI; firmware services are called through EFIAPI (ms_abi)
 // function pointers.
 #include "boot/capability_shim.h"
+#include "boot/console_devices.h"
 #include "boot/load_options.h"
 #include "boot/uefi.h"
 #include "boot/uefi_console.h"
@@ -14,11 +15,13 @@ constexpr const char* kBanner = "agevisor 0.1.0: memory access tracking hypervis
 }  // namespace
 
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
-  hv::log::set_extra_sink(boot::uefi_console_sink, system_table->ConOut);
+  bool console_on_uart = boot::firmware_console_uses_uart(system_table);
+  hv::log::set_extra_sink(boot::uefi_console_sink, system_table->ConOut, console_on_uart);
   hv::log::init();
   hv::log::write_line(kBanner);
-  hv::log::printf("log: COM1 %s, port 0xE9, UEFI console",
-                  hv::log::serial_alive() ? "found" : "absent");
+  hv::log::printf("log: COM1 %s%s, port 0xE9, UEFI console",
+                  hv::log::serial_alive() ? "found" : "absent",
+                  console_on_uart ? " (through the firmware console for now)" : "");
 
   char options[256];
   if (EFI_ERROR(boot::read_load_options(image, system_table, options, sizeof(options)))) {

@@ -2,9 +2,10 @@
 
 #include <cstddef>
 
+#include "arch/format.h"
 #include "arch/target/cpu.h"
-#include "hv/target/uart16550.h"
-#include "mini_format.h"
+#include "arch/target/target_port_io.h"
+#include "hv/uart16550.h"
 
 namespace hv::log {
 namespace {
@@ -12,9 +13,11 @@ namespace {
 constexpr uint16_t kPortE9 = 0xE9;
 constexpr size_t kLineMax = 256;
 
-constinit target::Uart16550 com1(target::Uart16550::kCom1);
+using Com1 = Uart16550<arch::target::TargetPortIo>;
+constinit Com1 com1(arch::target::TargetPortIo{}, Com1::kCom1);
 constinit LineSink extra_sink = nullptr;
 constinit void* extra_context = nullptr;
+constinit bool extra_mirrors_serial = false;
 
 void write_e9(const char* text, size_t length) {
   for (size_t i = 0; i < length; ++i) {
@@ -36,15 +39,18 @@ void init() { com1.probe(); }
 
 bool serial_alive() { return com1.alive(); }
 
-void set_extra_sink(LineSink sink, void* context) {
+void set_extra_sink(LineSink sink, void* context, bool mirrors_serial) {
   extra_sink = sink;
   extra_context = context;
+  extra_mirrors_serial = sink != nullptr && mirrors_serial;
 }
 
 void write_line(const char* line) {
   size_t length = length_of(line);
-  com1.write(line, length);
-  com1.write("\r\n", 2);
+  if (!extra_mirrors_serial) {
+    com1.write(line, length);
+    com1.write("\r\n", 2);
+  }
   write_e9(line, length);
   write_e9("\n", 1);
   if (extra_sink != nullptr) {
@@ -54,7 +60,7 @@ void write_line(const char* line) {
 
 void vprintf(const char* fmt, va_list args) {
   char buffer[kLineMax];
-  hv::detail::vformat(buffer, sizeof(buffer), fmt, args);
+  arch::vformat(buffer, sizeof(buffer), fmt, args);
   // One call may carry several lines; each goes out separately.
   char* start = buffer;
   for (char* p = buffer;; ++p) {

@@ -16,7 +16,9 @@ using LineSink = void (*)(void* context, const char* line);
 void init();
 bool serial_alive();
 
-void set_extra_sink(LineSink sink, void* context);
+// `mirrors_serial`: the sink already reaches COM1 (the firmware console is a serial
+// terminal), so direct COM1 writes pause while it is installed.
+void set_extra_sink(LineSink sink, void* context, bool mirrors_serial = false);
 
 void write_line(const char* line);
 
