@@ -24,15 +24,13 @@ using arch::BasicExitReason;
 using arch::VmcsField32;
 using arch::VmcsFieldNatural;
 
-unsigned guest_cpl() {
-  return (vmread(VmcsField32::kGuestSsAccessRights) >> 5) & 3;
-}
+unsigned guest_cpl() { return (vmread(VmcsField32::kGuestSsAccessRights) >> 5) & 3; }
 
 ExitAction handle_cpuid(Vcpu& v, arch::GuestGprs& r) {
   const auto leaf = static_cast<uint32_t>(r.rax);
   const auto subleaf = static_cast<uint32_t>(r.rcx);
-  const auto result = filter_guest_cpuid(leaf, subleaf, arch::target::cpuid(leaf, subleaf),
-                                         v.cpuid_policy);
+  const auto result =
+      filter_guest_cpuid(leaf, subleaf, arch::target::cpuid(leaf, subleaf), v.cpuid_policy);
   r.rax = result.eax;
   r.rbx = result.ebx;
   r.rcx = result.ecx;
@@ -104,22 +102,30 @@ ExitAction handle_invd() {
 
 ExitAction inject_exception(uint8_t vector, uint32_t error_code) {
   const bool has_error = error_code != kNoErrorCode;
-  const auto info = arch::InterruptionInfo::make(arch::InterruptionType::kHardwareException,
-                                                 vector, has_error);
+  const auto info =
+      arch::InterruptionInfo::make(arch::InterruptionType::kHardwareException, vector, has_error);
   vmwrite(VmcsField32::kEntryInterruptionInfo, info.raw());
-  if (has_error) vmwrite(VmcsField32::kEntryExceptionErrorCode, error_code);
+  if (has_error)
+    vmwrite(VmcsField32::kEntryExceptionErrorCode, error_code);
   return ExitAction::kInjected;
 }
 
 ExitAction dispatch(Vcpu& v, arch::GuestGprs& r, const arch::ExitReason& reason) {
   switch (reason.basic) {
-    case BasicExitReason::kCpuid: return handle_cpuid(v, r);
-    case BasicExitReason::kVmcall: return handle_vmcall(v, r);
-    case BasicExitReason::kXsetbv: return handle_xsetbv(v, r);
-    case BasicExitReason::kRdmsr: return handle_rdmsr(v, r);
-    case BasicExitReason::kWrmsr: return handle_wrmsr(v, r);
-    case BasicExitReason::kCrAccess: return handle_cr_access(v, r);
-    case BasicExitReason::kInvd: return handle_invd();
+    case BasicExitReason::kCpuid:
+      return handle_cpuid(v, r);
+    case BasicExitReason::kVmcall:
+      return handle_vmcall(v, r);
+    case BasicExitReason::kXsetbv:
+      return handle_xsetbv(v, r);
+    case BasicExitReason::kRdmsr:
+      return handle_rdmsr(v, r);
+    case BasicExitReason::kWrmsr:
+      return handle_wrmsr(v, r);
+    case BasicExitReason::kCrAccess:
+      return handle_cr_access(v, r);
+    case BasicExitReason::kInvd:
+      return handle_invd();
     case BasicExitReason::kGetsec:
     case BasicExitReason::kVmclear:
     case BasicExitReason::kVmlaunch:
@@ -132,11 +138,16 @@ ExitAction dispatch(Vcpu& v, arch::GuestGprs& r, const arch::ExitReason& reason)
     case BasicExitReason::kVmxon:
     case BasicExitReason::kInvept:
     case BasicExitReason::kInvvpid:
-    case BasicExitReason::kVmfunc: return handle_undefined_instruction();
-    case BasicExitReason::kEptViolation: return handle_ept_violation(v, r);
-    case BasicExitReason::kEptMisconfiguration: return handle_ept_misconfiguration(v, r);
-    case BasicExitReason::kTripleFault: return handle_triple_fault(v, r);
-    default: return handle_unexpected_exit(v, r, reason);
+    case BasicExitReason::kVmfunc:
+      return handle_undefined_instruction();
+    case BasicExitReason::kEptViolation:
+      return handle_ept_violation(v, r);
+    case BasicExitReason::kEptMisconfiguration:
+      return handle_ept_misconfiguration(v, r);
+    case BasicExitReason::kTripleFault:
+      return handle_triple_fault(v, r);
+    default:
+      return handle_unexpected_exit(v, r, reason);
   }
 }
 
@@ -168,10 +179,13 @@ void redeliver_interrupted_event(const arch::ExitReason& reason) {
       plan_event_redelivery(vectoring, vmread(VmcsField32::kIdtVectoringErrorCode),
                             vmread(VmcsField32::kExitInstructionLength), nmi_unblocking);
   uint32_t interruptibility = vmread(VmcsField32::kGuestInterruptibilityState);
-  if (plan.set_nmi_blocking) interruptibility |= arch::interruptibility::kBlockingByNmi;
-  if (plan.clear_nmi_blocking) interruptibility &= ~arch::interruptibility::kBlockingByNmi;
+  if (plan.set_nmi_blocking)
+    interruptibility |= arch::interruptibility::kBlockingByNmi;
+  if (plan.clear_nmi_blocking)
+    interruptibility &= ~arch::interruptibility::kBlockingByNmi;
   vmwrite(VmcsField32::kGuestInterruptibilityState, interruptibility);
-  if (!plan.inject) return;
+  if (!plan.inject)
+    return;
   vmwrite(VmcsField32::kEntryInterruptionInfo, plan.entry_info.raw());
   vmwrite(VmcsField32::kEntryExceptionErrorCode, plan.error_code);
   vmwrite(VmcsField32::kEntryInstructionLength, plan.instruction_length);
@@ -180,13 +194,16 @@ void redeliver_interrupted_event(const arch::ExitReason& reason) {
 // An NMI that hit the host belongs to the guest. Injected when nothing else is being
 // injected and the guest is not blocking NMIs; otherwise it waits for a later exit.
 void inject_pending_nmi(Vcpu& v) {
-  if (!v.nmi_pending) return;
-  const auto pending = arch::InterruptionInfo::from_raw(vmread(VmcsField32::kEntryInterruptionInfo));
+  if (!v.nmi_pending)
+    return;
+  const auto pending =
+      arch::InterruptionInfo::from_raw(vmread(VmcsField32::kEntryInterruptionInfo));
   const uint32_t interruptibility = vmread(VmcsField32::kGuestInterruptibilityState);
   const uint32_t blocking = arch::interruptibility::kBlockingByNmi |
                             arch::interruptibility::kBlockingBySti |
                             arch::interruptibility::kBlockingByMovSs;
-  if (pending.valid() || (interruptibility & blocking) != 0) return;
+  if (pending.valid() || (interruptibility & blocking) != 0)
+    return;
   vmwrite(VmcsField32::kEntryInterruptionInfo,
           arch::InterruptionInfo::make(arch::InterruptionType::kNmi, 2, false).raw());
   v.nmi_pending = false;
@@ -199,11 +216,14 @@ extern "C" bool hv_vmexit_handler(arch::GuestGprs* gprs, void* opaque) {
   Vcpu& v = *static_cast<Vcpu*>(opaque);
   ++v.exit_count;
   const auto reason = arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason));
-  if (reason.entry_failure) handle_entry_failure(v, reason);  // does not return
+  if (reason.entry_failure)
+    handle_entry_failure(v, reason);  // does not return
   vmwrite(VmcsField32::kEntryInterruptionInfo, 0);
   const ExitAction action = dispatch(v, *gprs, reason);
-  if (action == ExitAction::kAdvance) advance_guest_rip();
-  if (action != ExitAction::kInjected) redeliver_interrupted_event(reason);
+  if (action == ExitAction::kAdvance)
+    advance_guest_rip();
+  if (action != ExitAction::kInjected)
+    redeliver_interrupted_event(reason);
   inject_pending_nmi(v);
   return true;
 }

@@ -41,7 +41,8 @@ constexpr uint64_t kCr4Pae = arch::bit(5);
 // The general register a MOV CR names; 4 is RSP, which the VMCS holds.
 uint64_t read_gpr(const arch::GuestGprs& r, unsigned index) {
   const uint64_t* regs = &r.rax;
-  if (index == 4) return vmread(VmcsFieldNatural::kGuestRsp);
+  if (index == 4)
+    return vmread(VmcsFieldNatural::kGuestRsp);
   return regs[index < 4 ? index : index - 1];
 }
 
@@ -73,7 +74,8 @@ ExitAction write_cr0(const Vcpu& v, uint64_t value) {
   vmwrite(VmcsFieldNatural::kCr0ReadShadow, value);
   vmwrite(VmcsFieldNatural::kGuestCr0, rules.apply(value));
   const bool was_paging = (old_shadow & arch::kCr0Pg) != 0;
-  if (paging != was_paging && (efer & kEferLme) != 0) set_long_mode(paging);
+  if (paging != was_paging && (efer & kEferLme) != 0)
+    set_long_mode(paging);
   return ExitAction::kAdvance;
 }
 
@@ -97,8 +99,7 @@ ExitAction write_cr4(const Vcpu& v, uint64_t value) {
 
 // The guest state as the VMCS holds it now, for the checker after a failed entry.
 GuestState read_guest_state() {
-  auto segment = [](VmcsField16 sel, VmcsFieldNatural base, VmcsField32 limit,
-                    VmcsField32 ar) {
+  auto segment = [](VmcsField16 sel, VmcsFieldNatural base, VmcsField32 limit, VmcsField32 ar) {
     return Segment{vmread(sel), vmread(base), vmread(limit), vmread(ar)};
   };
   using F16 = VmcsField16;
@@ -151,9 +152,8 @@ GuestCheckContext context_from_vmcs(const Vcpu& v) {
   c.cr4_fixed0 = v.cr4_fixed0;
   c.cr4_fixed1 = v.cr4_fixed1;
   c.max_phys_addr = static_cast<uint8_t>(arch::target::cpuid(0x8000'0008, 0).eax & 0xFF);
-  c.unrestricted_guest =
-      (vmread(VmcsField32::kSecondaryProcbasedControls) & arch::proc_based2::kUnrestrictedGuest) !=
-      0;
+  c.unrestricted_guest = (vmread(VmcsField32::kSecondaryProcbasedControls) &
+                          arch::proc_based2::kUnrestrictedGuest) != 0;
   c.ia32e_mode_guest = (entry & arch::entry_ctls::kIa32eModeGuest) != 0;
   c.load_debug_controls = (entry & arch::entry_ctls::kLoadDebugControls) != 0;
   c.load_pat = (entry & arch::entry_ctls::kLoadPat) != 0;
@@ -164,10 +164,13 @@ GuestCheckContext context_from_vmcs(const Vcpu& v) {
 }  // namespace
 
 ExitAction handle_cr_access(Vcpu& v, arch::GuestGprs& r) {
-  const auto q = arch::CrAccessQualification::from_raw(vmread(VmcsFieldNatural::kExitQualification));
+  const auto q =
+      arch::CrAccessQualification::from_raw(vmread(VmcsFieldNatural::kExitQualification));
   using Access = arch::CrAccessQualification::Access;
-  if (q.access == Access::kMovToCr && q.cr == 0) return write_cr0(v, read_gpr(r, q.gpr));
-  if (q.access == Access::kMovToCr && q.cr == 4) return write_cr4(v, read_gpr(r, q.gpr));
+  if (q.access == Access::kMovToCr && q.cr == 0)
+    return write_cr0(v, read_gpr(r, q.gpr));
+  if (q.access == Access::kMovToCr && q.cr == 4)
+    return write_cr4(v, read_gpr(r, q.gpr));
   if (q.access == Access::kLmsw) {
     // LMSW loads CR0[3:0] but cannot clear PE. [SDM 2A "LMSW"]
     const uint64_t shadow = vmread(VmcsFieldNatural::kCr0ReadShadow);
@@ -198,7 +201,7 @@ ExitAction handle_triple_fault(Vcpu& v, arch::GuestGprs& r) {
   log::write_line("agevisor: the guest triple-faulted; resetting the platform");
   arch::target::outb(0xCF9, 0x02);  // reset control register: system reset
   arch::target::outb(0xCF9, 0x06);
-  arch::target::outb(0x64, 0xFE);   // keyboard controller: pulse the reset line
+  arch::target::outb(0x64, 0xFE);  // keyboard controller: pulse the reset line
   arch::target::halt_forever();
 }
 
@@ -209,32 +212,30 @@ ExitAction handle_unexpected_exit(Vcpu& v, arch::GuestGprs& r, const arch::ExitR
 
 void dump_guest(const Vcpu& v, const arch::GuestGprs& r, const arch::ExitReason& reason) {
   log::printf("exit %u (%s) qualification %#lx, exit #%lu on APIC %u", reason.basic_number,
-              reason.name(), vmread(VmcsFieldNatural::kExitQualification), v.exit_count,
-              v.apic_id);
+              reason.name(), vmread(VmcsFieldNatural::kExitQualification), v.exit_count, v.apic_id);
   log::printf("guest rip %#lx rsp %#lx rflags %#lx cs %#x", vmread(VmcsFieldNatural::kGuestRip),
               vmread(VmcsFieldNatural::kGuestRsp), vmread(VmcsFieldNatural::kGuestRflags),
               vmread(VmcsField16::kGuestCsSelector));
-  log::printf("guest cr0 %#lx cr3 %#lx cr4 %#lx efer %#lx",
-              vmread(VmcsFieldNatural::kGuestCr0), vmread(VmcsFieldNatural::kGuestCr3),
-              vmread(VmcsFieldNatural::kGuestCr4), vmread(VmcsField64::kGuestEfer));
+  log::printf("guest cr0 %#lx cr3 %#lx cr4 %#lx efer %#lx", vmread(VmcsFieldNatural::kGuestCr0),
+              vmread(VmcsFieldNatural::kGuestCr3), vmread(VmcsFieldNatural::kGuestCr4),
+              vmread(VmcsField64::kGuestEfer));
   log::printf("rax %#lx rbx %#lx rcx %#lx rdx %#lx", r.rax, r.rbx, r.rcx, r.rdx);
   log::printf("rsi %#lx rdi %#lx rbp %#lx r8 %#lx", r.rsi, r.rdi, r.rbp, r.r8);
-  log::printf("idt-vectoring %#x interruptibility %#x activity %u",
-              vmread(VmcsField32::kIdtVectoringInfo),
-              vmread(VmcsField32::kGuestInterruptibilityState),
-              vmread(VmcsField32::kGuestActivityState));
+  log::printf(
+      "idt-vectoring %#x interruptibility %#x activity %u", vmread(VmcsField32::kIdtVectoringInfo),
+      vmread(VmcsField32::kGuestInterruptibilityState), vmread(VmcsField32::kGuestActivityState));
 }
 
 void handle_entry_failure(Vcpu& v, const arch::ExitReason& reason) {
-  log::printf("vmx: VM entry failed: exit reason %u (%s), qualification %#lx",
-              reason.basic_number, reason.name(), vmread(VmcsFieldNatural::kExitQualification));
+  log::printf("vmx: VM entry failed: exit reason %u (%s), qualification %#lx", reason.basic_number,
+              reason.name(), vmread(VmcsFieldNatural::kExitQualification));
   const GuestState g = read_guest_state();
   const GuestStateReport report = check_guest_state(g, context_from_vmcs(v));
   for (int i = 0; i < report.count && i < GuestStateReport::kMaxRecorded; ++i) {
-    log::printf("vmx: guest state: %s: %s", report.violations[i].field,
-                report.violations[i].rule);
+    log::printf("vmx: guest state: %s: %s", report.violations[i].field, report.violations[i].rule);
   }
-  if (report.ok()) log::write_line("vmx: the guest-state checker finds nothing wrong");
+  if (report.ok())
+    log::write_line("vmx: the guest-state checker finds nothing wrong");
 
   // Undo: leave VMX and continue the firmware where it called agevisor_vmlaunch, at the
   // stub's entry-failed path (same offset from the resume label in every image copy).
@@ -254,7 +255,8 @@ extern "C" void hv_host_exception(arch::HostExceptionFrame* frame) {
     // An NMI in VMX root belongs to the guest: remember it for the exit path.
     hv::target::Vcpu* v = nullptr;
     asm volatile("mov %%gs:0, %0" : "=r"(v));
-    if (v != nullptr) v->nmi_pending = true;
+    if (v != nullptr)
+      v->nmi_pending = true;
     return;
   }
   const uint64_t fixup = arch::target::fault_fixup_for(frame->rip);
@@ -262,17 +264,19 @@ extern "C" void hv_host_exception(arch::HostExceptionFrame* frame) {
     frame->rip = fixup;
     return;
   }
-  hv::log::printf("agevisor: host exception %lu (error %#lx) at rip %#lx rsp %#lx",
-                  frame->vector, frame->error_code, frame->rip, frame->rsp);
-  if (frame->vector == 8) hv::log::write_line("agevisor: double fault (on its own IST stack)");
-  if (frame->vector == 18) hv::log::write_line("agevisor: machine check (on its own IST stack)");
+  hv::log::printf("agevisor: host exception %lu (error %#lx) at rip %#lx rsp %#lx", frame->vector,
+                  frame->error_code, frame->rip, frame->rsp);
+  if (frame->vector == 8)
+    hv::log::write_line("agevisor: double fault (on its own IST stack)");
+  if (frame->vector == 18)
+    hv::log::write_line("agevisor: machine check (on its own IST stack)");
   arch::target::halt_forever();
 }
 
 extern "C" [[noreturn]] void hv_vmexit_stop(arch::GuestGprs* gprs, void* opaque) {
   auto& v = *static_cast<hv::target::Vcpu*>(opaque);
-  hv::target::dump_guest(v, *gprs,
-                         arch::ExitReason::from_raw(hv::target::vmread(arch::VmcsField32::kExitReason)));
+  hv::target::dump_guest(
+      v, *gprs, arch::ExitReason::from_raw(hv::target::vmread(arch::VmcsField32::kExitReason)));
   arch::target::halt_forever();
 }
 

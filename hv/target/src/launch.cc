@@ -36,7 +36,8 @@ class RegionAllocator {
   explicit RegionAllocator(HypervisorRegion region)
       : next_(region.base), end_(region.base + region.pages * kPage) {}
   arch::Result<uint64_t> pages(uint64_t count) {
-    if (next_ + count * kPage > end_) return Error::kNoMemory;
+    if (next_ + count * kPage > end_)
+      return Error::kNoMemory;
     const uint64_t base = next_;
     next_ += count * kPage;
     return base;
@@ -64,7 +65,8 @@ arch::Result<Layout> carve(const LaunchRequest& request, bool pages_1g) {
   l.gdt_and_tss = TRY(a.pages(1));
   l.idt = TRY(a.pages(1));
   l.host_stack_top = TRY(a.pages(kHostStackPages)) + kHostStackPages * kPage;
-  for (uint64_t& top : l.ist_tops) top = TRY(a.pages(kIstStackPages)) + kIstStackPages * kPage;
+  for (uint64_t& top : l.ist_tops)
+    top = TRY(a.pages(kIstStackPages)) + kIstStackPages * kPage;
   const uint64_t cover = cover_bytes(request.memory_top);
   l.host_tables_count = host_page_table_count(cover, pages_1g);
   l.host_tables = TRY(a.pages(l.host_tables_count));
@@ -101,10 +103,12 @@ uint64_t build_stand_in_ept(const Layout& l, bool accessed_dirty) {
 void build_host_tables(const Layout& l) {
   auto* tss = at<arch::Tss64>(l.gdt_and_tss + 1024);
   *tss = arch::Tss64{};
-  for (unsigned i = 0; i < kHostIstCount; ++i) tss->ist[i] = l.ist_tops[i];
+  for (unsigned i = 0; i < kHostIstCount; ++i)
+    tss->ist[i] = l.ist_tops[i];
   *at<HostGdt>(l.gdt_and_tss) = make_host_gdt(reinterpret_cast<uint64_t>(tss));
   auto* idt = at<arch::InterruptGate64>(l.idt);
-  for (unsigned v = 0; v < 32; ++v) idt[v] = make_host_gate(v, agevisor_host_idt_stubs[v]);
+  for (unsigned v = 0; v < 32; ++v)
+    idt[v] = make_host_gate(v, agevisor_host_idt_stubs[v]);
 }
 
 // IA32_FEATURE_CONTROL, the CR0/CR4 fixed bits, then VMXON. [SDM 3C "Enabling and Entering
@@ -126,9 +130,9 @@ arch::Result<void> enable_vmx(const CpuSnapshot& s, const Layout& l) {
   *at<uint32_t>(l.vmxon) = s.basic().revision_id();
   const auto outcome = arch::target::vmxon(l.vmxon);
   if (outcome != arch::target::VmxOutcome::kSucceed) {
-    log::printf("vmx: VMXON failed (%s)",
-                outcome == arch::target::VmxOutcome::kFailInvalid ? "VMfailInvalid"
-                                                                  : "VMfailValid");
+    log::printf("vmx: VMXON failed (%s)", outcome == arch::target::VmxOutcome::kFailInvalid
+                                              ? "VMfailInvalid"
+                                              : "VMfailValid");
     arch::target::write_cr4(arch::target::read_cr4() & ~arch::kCr4Vmxe);
     return Error::kVmxInstructionFailed;
   }
@@ -164,7 +168,8 @@ arch::Result<void> prepare_launch(const LaunchRequest& request) {
 
   const auto cr3 = build_host_identity_map(at<uint64_t>(l.host_tables), l.host_tables_count,
                                            l.host_tables, l.cover, pages_1g);
-  if (!cr3.ok()) return cr3.error();
+  if (!cr3.ok())
+    return cr3.error();
   build_host_tables(l);
   const bool ad = request.tracking_mode == mm::TrackingMode::kAccessedBit;
   const uint64_t eptp = build_stand_in_ept(l, ad);

@@ -28,7 +28,8 @@ arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_g
   request.pin.optional = 0;  // the preemption timer waits for the aging scheduler
   request.exit.required |= arch::exit_ctls::kSaveDebugControls;
   request.entry.required |= arch::entry_ctls::kLoadDebugControls;
-  if (long_mode_guest) request.entry.required |= arch::entry_ctls::kIa32eModeGuest;
+  if (long_mode_guest)
+    request.entry.required |= arch::entry_ctls::kIa32eModeGuest;
   NegotiationError error;
   auto controls = negotiate_controls(s, request, &error);
   if (!controls.ok()) {
@@ -54,7 +55,8 @@ void write_controls(VmcsWriter& w, const VmxControls& c, const Layout& l, uint64
   w(VmcsField32::kEntryInterruptionInfo, 0);
   w(VmcsField64::kMsrBitmap, l.msr_bitmap);
   w(VmcsField64::kEptPointer, eptp);
-  if ((c.proc2 & arch::proc_based2::kVpid) != 0) w(VmcsField16::kVpid, 1);
+  if ((c.proc2 & arch::proc_based2::kVpid) != 0)
+    w(VmcsField16::kVpid, 1);
   w(VmcsField64::kVmcsLinkPointer, ~uint64_t{0});
 }
 
@@ -63,9 +65,9 @@ void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3) {
   w(VmcsFieldNatural::kHostCr3, host_cr3);
   w(VmcsFieldNatural::kHostCr4, arch::target::read_cr4());
   w(VmcsField16::kHostCsSelector, kHostCodeSelector);
-  for (auto f : {VmcsField16::kHostSsSelector, VmcsField16::kHostDsSelector,
-                 VmcsField16::kHostEsSelector, VmcsField16::kHostFsSelector,
-                 VmcsField16::kHostGsSelector}) {
+  for (auto f :
+       {VmcsField16::kHostSsSelector, VmcsField16::kHostDsSelector, VmcsField16::kHostEsSelector,
+        VmcsField16::kHostFsSelector, VmcsField16::kHostGsSelector}) {
     w(f, kHostDataSelector);
   }
   w(VmcsField16::kHostTrSelector, kHostTssSelector);
@@ -86,10 +88,10 @@ void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3) {
   w(VmcsFieldNatural::kHostRip, reinterpret_cast<uint64_t>(agevisor_vmexit_entry));
 }
 
-arch::Result<Segment> capture(const DescriptorTableView& gdt, uint16_t selector,
-                              const char* name) {
+arch::Result<Segment> capture(const DescriptorTableView& gdt, uint16_t selector, const char* name) {
   auto segment = capture_segment(gdt, selector);
-  if (!segment.ok()) log::printf("vmx: cannot capture %s selector %#x", name, selector);
+  if (!segment.ok())
+    log::printf("vmx: cannot capture %s selector %#x", name, selector);
   return segment;
 }
 
@@ -225,13 +227,13 @@ void init_vcpu(Vcpu& v, const LaunchRequest& r, const Layout& l, uint64_t eptp) 
 }
 
 void log_violations(const GuestStateReport& report) {
-  const int shown = report.count < GuestStateReport::kMaxRecorded ? report.count
-                                                                  : GuestStateReport::kMaxRecorded;
+  const int shown =
+      report.count < GuestStateReport::kMaxRecorded ? report.count : GuestStateReport::kMaxRecorded;
   for (int i = 0; i < shown; ++i) {
-    log::printf("vmx: guest state: %s: %s", report.violations[i].field,
-                report.violations[i].rule);
+    log::printf("vmx: guest state: %s: %s", report.violations[i].field, report.violations[i].rule);
   }
-  if (report.count > shown) log::printf("vmx: guest state: %d more", report.count - shown);
+  if (report.count > shown)
+    log::printf("vmx: guest state: %d more", report.count - shown);
 }
 
 }  // namespace

@@ -49,8 +49,7 @@ class VmcsWriter {
  private:
   static constexpr uint32_t kNone = ~0u;
   void put(uint32_t encoding, uint64_t value) {
-    if (arch::target::vmwrite(encoding, value) != arch::target::VmxOutcome::kSucceed &&
-        ok()) {
+    if (arch::target::vmwrite(encoding, value) != arch::target::VmxOutcome::kSucceed && ok()) {
       failed_field_ = encoding;
     }
   }
