@@ -32,6 +32,27 @@ bool parse_track(const char* value, size_t length, Options& options) {
   return false;
 }
 
+// `word_if_true` sets the flag, "none" clears it.
+bool parse_flag(const char* value, size_t length, const char* word_if_true, bool& flag) {
+  if (equals(value, length, "none")) {
+    flag = false;
+    return true;
+  }
+  if (equals(value, length, word_if_true)) {
+    flag = true;
+    return true;
+  }
+  return false;
+}
+
+bool parse_hide(const char* value, size_t length, Options& options) {
+  return parse_flag(value, length, "cpuid", options.hide_hypervisor);
+}
+
+bool parse_debug(const char* value, size_t length, Options& options) {
+  return parse_flag(value, length, "corrupt-guest-state", options.corrupt_guest_state);
+}
+
 struct Key {
   const char* name;
   bool (*apply)(const char* value, size_t length, Options& options);
@@ -40,9 +61,11 @@ struct Key {
 
 constexpr Key kKeys[] = {
     {"track", parse_track, "track=auto|accessed-bit|rwx-stash"},
+    {"hide", parse_hide, "hide=none|cpuid"},
+    {"debug", parse_debug, "debug=none|corrupt-guest-state"},
 };
 
-constexpr const char* kKnownKeys = "a known key: track";  // keep in step with kKeys
+constexpr const char* kKnownKeys = "a known key: track, hide, debug";  // keep in step with kKeys
 
 constexpr int kTokenEcho = 48;  // longest part of a bad token the message repeats
 

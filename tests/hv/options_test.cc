@@ -41,10 +41,25 @@ TEST(Options, LaterKeysWin) {
 
 TEST(Options, UnknownKeyNamesTheToken) {
   hv::OptionsError error;
-  auto r = hv::parse_options("agevisor.efi hide=cpuid", &error);
+  auto r = hv::parse_options("agevisor.efi colour=blue", &error);
   EXPECT_FALSE(r.ok());
-  EXPECT_STREQ(error.message, "unknown option \"hide=cpuid\"; expected a known key: track");
+  EXPECT_STREQ(error.message,
+               "unknown option \"colour=blue\"; expected a known key: track, hide, debug");
   EXPECT_EQ(error.offset, 13u);
+}
+
+TEST(Options, HideAndDebugAreFlagsWithNone) {
+  auto r = hv::parse_options("agevisor.efi hide=cpuid debug=corrupt-guest-state");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.value().hide_hypervisor);
+  EXPECT_TRUE(r.value().corrupt_guest_state);
+  r = hv::parse_options("hide=cpuid hide=none debug=none");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().hide_hypervisor);
+  EXPECT_FALSE(r.value().corrupt_guest_state);
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options("hide=everything", &error).ok());
+  EXPECT_STREQ(error.message, "bad value in option \"hide=everything\"; expected hide=none|cpuid");
 }
 
 TEST(Options, BadValueNamesTheTokenAndTheChoices) {
