@@ -32,6 +32,13 @@ bool parse_track(const char* value, size_t length, Options& options) {
   return false;
 }
 
+bool parse_hide(const char* value, size_t length, Options& options) {
+  if (!equals(value, length, "cpuid"))
+    return false;
+  options.hide_cpuid = true;
+  return true;
+}
+
 struct Key {
   const char* name;
   bool (*apply)(const char* value, size_t length, Options& options);
@@ -40,9 +47,10 @@ struct Key {
 
 constexpr Key kKeys[] = {
     {"track", parse_track, "track=auto|accessed-bit|rwx-stash"},
+    {"hide", parse_hide, "hide=cpuid"},
 };
 
-constexpr const char* kKnownKeys = "a known key: track";  // keep in step with kKeys
+constexpr const char* kKnownKeys = "a known key: track, hide";  // keep in step with kKeys
 
 constexpr int kTokenEcho = 48;  // longest part of a bad token the message repeats
 

@@ -41,10 +41,22 @@ TEST(Options, LaterKeysWin) {
 
 TEST(Options, UnknownKeyNamesTheToken) {
   hv::OptionsError error;
-  auto r = hv::parse_options("agevisor.efi hide=cpuid", &error);
+  auto r = hv::parse_options("agevisor.efi debug=corrupt", &error);
   EXPECT_FALSE(r.ok());
-  EXPECT_STREQ(error.message, "unknown option \"hide=cpuid\"; expected a known key: track");
+  EXPECT_STREQ(error.message,
+               "unknown option \"debug=corrupt\"; expected a known key: track, hide");
   EXPECT_EQ(error.offset, 13u);
+}
+
+TEST(Options, HideCpuidIsOffByDefaultAndOnlyAcceptsCpuid) {
+  EXPECT_FALSE(hv::parse_options("agevisor.efi").value().hide_cpuid);
+  auto both = hv::parse_options("agevisor.efi hide=cpuid track=rwx-stash");
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both.value().hide_cpuid);
+  EXPECT_EQ(both.value().track, TrackingOverride::kRwxStash);
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options("hide=vmx", &error).ok());
+  EXPECT_STREQ(error.message, "bad value in option \"hide=vmx\"; expected hide=cpuid");
 }
 
 TEST(Options, BadValueNamesTheTokenAndTheChoices) {

@@ -5,6 +5,8 @@
 // image path; any later token without '=' is an error. Later keys win over earlier ones.
 // Keys:
 //   track=auto|accessed-bit|rwx-stash   access-tracking mode (default auto)
+//   hide=cpuid                          no CPUID.1:ECX[31], no signature leaf (see
+//                                       hv/cpuid_policy.h: CpuidPolicy::hide_presence)
 // Growing: add a row to the key table in options.cc and a field here.
 #pragma once
 
@@ -17,6 +19,7 @@ namespace hv {
 
 struct Options {
   TrackingOverride track = TrackingOverride::kAuto;
+  bool hide_cpuid = false;
 };
 
 // Why parsing failed: a one-line message naming the bad token, and where it starts.
