@@ -5,8 +5,8 @@
 // image path; any later token without '=' is an error. Later keys win over earlier ones.
 // Keys:
 //   track=auto|accessed-bit|rwx-stash   access-tracking mode (default auto)
-//   hide=cpuid                          no CPUID.1:ECX[31], no signature leaf (see
-//                                       hv/cpuid_policy.h: CpuidPolicy::hide_presence)
+//   hide=cpuid                          no CPUID.1:ECX[31], no signature leaf (feeds
+//                                       GuestCpuidPolicy::hide_hypervisor, hv/guest_cpuid.h)
 // Growing: add a row to the key table in options.cc and a field here.
 #pragma once
 
