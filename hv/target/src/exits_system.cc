@@ -11,6 +11,7 @@
 #include "arch/vmx_controls.h"
 #include "arch/vmx_cr_fixed.h"
 #include "arch/vmx_status.h"
+#include "hv/control_register_write.h"
 #include "hv/guest_state_checker.h"
 #include "hv/target/exits_internal.h"
 #include "hv/target/launch_internal.h"
@@ -32,62 +33,83 @@ using arch::VmcsField32;
 using arch::VmcsField64;
 using arch::VmcsFieldNatural;
 
-constexpr uint64_t kEferLme = arch::bit(8);
-constexpr uint64_t kEferLma = arch::bit(10);
-constexpr uint64_t kCr0Nw = arch::bit(29);
-constexpr uint64_t kCr0Cd = arch::bit(30);
-constexpr uint64_t kCr4Pae = arch::bit(5);
-
-// The general register a MOV CR names; 4 is RSP, which the VMCS holds.
+// The general register a MOV CR names [SDM 3C "Exit Qualification for Control-Register
+// Accesses"]; 4 is RSP, which the VMCS holds.
 uint64_t read_gpr(const arch::GuestGprs& r, unsigned index) {
-  const uint64_t* regs = &r.rax;
-  if (index == 4)
-    return vmread(VmcsFieldNatural::kGuestRsp);
-  return regs[index < 4 ? index : index - 1];
+  switch (index) {
+    case 0:
+      return r.rax;
+    case 1:
+      return r.rcx;
+    case 2:
+      return r.rdx;
+    case 3:
+      return r.rbx;
+    case 4:
+      return vmread(VmcsFieldNatural::kGuestRsp);
+    case 5:
+      return r.rbp;
+    case 6:
+      return r.rsi;
+    case 7:
+      return r.rdi;
+    case 8:
+      return r.r8;
+    case 9:
+      return r.r9;
+    case 10:
+      return r.r10;
+    case 11:
+      return r.r11;
+    case 12:
+      return r.r12;
+    case 13:
+      return r.r13;
+    case 14:
+      return r.r14;
+    default:
+      return r.r15;
+  }
 }
 
-void set_long_mode(bool active) {
-  uint64_t efer = vmread(VmcsField64::kGuestEfer);
-  uint32_t entry = vmread(VmcsField32::kEntryControls);
-  efer = active ? (efer | kEferLma) : (efer & ~kEferLma);
-  entry = active ? (entry | arch::entry_ctls::kIa32eModeGuest)
-                 : (entry & ~arch::entry_ctls::kIa32eModeGuest);
-  vmwrite(VmcsField64::kGuestEfer, efer);
-  vmwrite(VmcsField32::kEntryControls, entry);
+ControlRegisterState control_register_state() {
+  ControlRegisterState state;
+  state.cr0_shadow = vmread(VmcsFieldNatural::kCr0ReadShadow);
+  state.cr4_shadow = vmread(VmcsFieldNatural::kCr4ReadShadow);
+  state.cr3 = vmread(VmcsFieldNatural::kGuestCr3);
+  state.efer = vmread(VmcsField64::kGuestEfer);
+  state.entry_controls = vmread(VmcsField32::kEntryControls);
+  state.cs_long = (vmread(VmcsField32::kGuestCsAccessRights) & arch::bit(13)) != 0;
+  return state;
 }
 
-// MOV to CR0 that touched a bit in the guest/host mask. The checks are the #GP(0) conditions
-// the processor leaves to the hypervisor once the exit is taken [SDM 2B "MOV—Move to/from
-// Control Registers"]. Turning paging on or off with EFER.LME set enters or leaves IA-32e
-// mode, which the entry control must follow [SDM 3A "IA-32e Mode Initialization"].
+// Applies a decision of hv::write_cr0/write_cr4 [hv/control_register_write.h].
+ExitAction apply(const ControlRegisterWrite& w, VmcsFieldNatural guest, VmcsFieldNatural shadow) {
+  if (w.inject_gp)
+    return inject_exception(kVectorGp, 0);
+  vmwrite(guest, w.guest_value);
+  vmwrite(shadow, w.read_shadow);
+  vmwrite(VmcsField64::kGuestEfer, w.efer);
+  vmwrite(VmcsField32::kEntryControls, w.entry_controls);
+  if (w.flush_guest_tlb &&
+      (vmread(VmcsField32::kSecondaryProcbasedControls) & arch::proc_based2::kVpid) != 0) {
+    arch::target::InvvpidDescriptor descriptor;
+    descriptor.vpid = vmread(VmcsField16::kVpid);
+    (void)arch::target::invvpid(1, descriptor);  // single-context
+  }
+  return ExitAction::kAdvance;
+}
+
 ExitAction write_cr0(const Vcpu& v, uint64_t value) {
-  const uint64_t old_shadow = vmread(VmcsFieldNatural::kCr0ReadShadow);
-  const bool paging = (value & arch::kCr0Pg) != 0;
-  const uint64_t efer = vmread(VmcsField64::kGuestEfer);
-  if ((value >> 32) != 0 || (paging && (value & arch::kCr0Pe) == 0) ||
-      ((value & kCr0Nw) != 0 && (value & kCr0Cd) == 0) ||
-      (paging && (efer & kEferLme) != 0 &&
-       (vmread(VmcsFieldNatural::kCr4ReadShadow) & kCr4Pae) == 0)) {
-    return inject_exception(kVectorGp, 0);
-  }
   const auto rules = arch::CrFixedBits::guest_cr0(v.cr0_fixed0, v.cr0_fixed1, true);
-  vmwrite(VmcsFieldNatural::kCr0ReadShadow, value);
-  vmwrite(VmcsFieldNatural::kGuestCr0, rules.apply(value));
-  const bool was_paging = (old_shadow & arch::kCr0Pg) != 0;
-  if (paging != was_paging && (efer & kEferLme) != 0)
-    set_long_mode(paging);
-  return ExitAction::kAdvance;
+  return apply(hv::write_cr0(control_register_state(), value, rules), VmcsFieldNatural::kGuestCr0,
+               VmcsFieldNatural::kCr0ReadShadow);
 }
 
-// MOV to CR4 that touched a forced bit. VMXE is hidden: setting it raises #GP, as on a
-// processor without VMX; so does any bit the processor does not support.
 ExitAction write_cr4(const Vcpu& v, uint64_t value) {
-  if ((value & arch::kCr4Vmxe) != 0 || (value & ~v.cr4_fixed1) != 0) {
-    return inject_exception(kVectorGp, 0);
-  }
-  vmwrite(VmcsFieldNatural::kCr4ReadShadow, value);
-  vmwrite(VmcsFieldNatural::kGuestCr4, (value | v.cr4_fixed0) & v.cr4_fixed1);
-  return ExitAction::kAdvance;
+  const arch::CrFixedBits rules{v.cr4_fixed0, v.cr4_fixed1};
+  return apply(hv::write_cr4(control_register_state(), value, rules), VmcsFieldNatural::kGuestCr4,
+               VmcsFieldNatural::kCr4ReadShadow);
 }
 
 [[noreturn]] void halt_after_dump(const Vcpu& v, const arch::GuestGprs& r,
@@ -172,10 +194,7 @@ ExitAction handle_cr_access(Vcpu& v, arch::GuestGprs& r) {
   if (q.access == Access::kMovToCr && q.cr == 4)
     return write_cr4(v, read_gpr(r, q.gpr));
   if (q.access == Access::kLmsw) {
-    // LMSW loads CR0[3:0] but cannot clear PE. [SDM 2A "LMSW"]
-    const uint64_t shadow = vmread(VmcsFieldNatural::kCr0ReadShadow);
-    const uint64_t value = (shadow & ~uint64_t{0xE}) | (q.lmsw_source & 0xFu);
-    return write_cr0(v, value);
+    return write_cr0(v, lmsw_cr0_value(vmread(VmcsFieldNatural::kCr0ReadShadow), q.lmsw_source));
   }
   halt_after_dump(v, r, arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason)));
 }
