@@ -158,10 +158,10 @@ constexpr FaultResolution plan_fault(arch::EptEntry old, arch::EptLevel level, A
 // fault spurious, or aged it again); after `policy.max_attempts` losses it gives up with
 // Error::kRetryLimit and nothing written, and hv/ simply resumes the guest, which faults
 // again if it still has to.
-inline arch::Result<FaultResolution> resolve_fault(LiveEntry leaf, arch::EptLevel level,
-                                                   AccessSet access,
-                                                   const arch::EptCapabilities& caps,
-                                                   const ResolverPolicy& policy = {}) {
+template <EntrySlot Slot>
+arch::Result<FaultResolution> resolve_fault(Slot& leaf, arch::EptLevel level, AccessSet access,
+                                            const arch::EptCapabilities& caps,
+                                            const ResolverPolicy& policy = {}) {
   arch::EptEntry old = leaf.load();
   for (unsigned attempt = 1; attempt <= policy.max_attempts; ++attempt) {
     FaultResolution plan = plan_fault(old, level, access, caps, policy);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <cstdint>
 
 #include "arch/ept_entry.h"
@@ -37,6 +38,15 @@ class LiveEntry {
   std::atomic_ref<uint64_t> ref_;
 };
 
+// What the lockless algorithms need from an entry: LiveEntry on target and in race tests; a
+// stateful fake that loses compare-and-swaps on purpose in the retry tests.
+template <typename T>
+concept EntrySlot = requires(T& slot, arch::EptEntry& expected, arch::EptEntry desired) {
+  { slot.load() } -> std::same_as<arch::EptEntry>;
+  { slot.compare_exchange(expected, desired) } -> std::same_as<bool>;
+};
+
+static_assert(EntrySlot<LiveEntry>);
 static_assert(std::atomic_ref<uint64_t>::required_alignment == alignof(uint64_t),
               "EPT tables are arrays of naturally aligned 64-bit entries");
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
