@@ -70,7 +70,7 @@ constexpr int kMaxPasses = 1'000'000;
 // Workload threads keep going (up to kMaxOps) until they have seen the effect of aging
 // this many times (a restore, or A set again after aging cleared it), so the test really
 // exercises the race whatever the scheduler does; their own count is a minimum.
-constexpr uint64_t kMinInterleavings = 300;
+constexpr uint64_t kMinInterleavings = 1000;
 constexpr int kMaxOps = 2'000'000;
 
 // Two cores, five threads: a thread that never yields can finish its whole loop inside
@@ -249,7 +249,7 @@ TEST(Races, RwxStashAgingAndTwoVcpusLoseNothing) {
     s.slots[i] = initial(i).raw();
   s.workers_left = 2;
   run_together([&] { aging_thread(s, caps); }, [&] { aging_thread(s, caps); },
-               [&] { vcpu_thread(s, caps, 1, 20000); }, [&] { vcpu_thread(s, caps, 2, 20000); },
+               [&] { vcpu_thread(s, caps, 1, 100000); }, [&] { vcpu_thread(s, caps, 2, 100000); },
                [&] { observer_thread(s, caps); });
   EXPECT_EQ(s.illegal_seen.load(), 0u);
   EXPECT_EQ(s.unmapped_seen.load(), 0u);
@@ -269,7 +269,7 @@ TEST(Races, AccessedBitAgingAgainstHardwareLosesNoAccessedOrDirty) {
     s.slots[i] = initial(i).raw();
   s.workers_left = 2;
   run_together([&] { aging_thread(s, caps); }, [&] { aging_thread(s, caps); },
-               [&] { hardware_thread(s, 1, 30000); }, [&] { hardware_thread(s, 2, 30000); },
+               [&] { hardware_thread(s, 1, 100000); }, [&] { hardware_thread(s, 2, 100000); },
                [&] { observer_thread(s, caps); });
   EXPECT_EQ(s.illegal_seen.load(), 0u);
   uint64_t sets = 0;
@@ -292,7 +292,7 @@ TEST(Races, TwoVcpusOnOneEntryRestoreEachWriteOnce) {
   auto writer = [&](unsigned seed) {
     Worker worker(s);
     std::minstd_rand rng(seed);
-    for (int n = 0; keep_working(s, n, 20000); ++n) {
+    for (int n = 0; keep_working(s, n, 50000); ++n) {
       mm::LiveEntry live(s.slots[0]);
       const AccessSet set(rng() % 2 == 0, true, false);
       if (set.allowed_by(live.load()))
