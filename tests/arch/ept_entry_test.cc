@@ -19,7 +19,7 @@ constexpr EptLevel kPml4e = EptLevel::kPml4e;
 
 TEST(EptEntry, AccessorsFollowTheSdmBitPositions) {
   EptEntry e;
-  e.set_readable(true).set_executable(true).set_memory_type(arch::EptMemoryType::kWriteThrough);
+  e.set_readable(true).set_executable(true).set_memory_type(arch::MemoryType::kWriteThrough);
   e.set_ignore_pat(true).set_accessed(true).set_dirty(true).set_user_execute(true);
   e.set_address(arch::Hpa(0x1234'5000)).set_suppress_ve(true);
   EXPECT_EQ(e.raw(), 0x8000'0000'1234'5000u | 0x765u);

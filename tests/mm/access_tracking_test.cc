@@ -174,7 +174,7 @@ TEST(FlushRequest, FollowsTheSdmInveptGuidelines) {
   EptEntry moved = e;
   moved.set_address(arch::Hpa(0x9000));
   EptEntry retyped = e;
-  retyped.set_memory_type(arch::EptMemoryType::kUncacheable);
+  retyped.set_memory_type(arch::MemoryType::kUncacheable);
   EXPECT_TRUE(mm::required_flush(e, no_a, kPte, ad).needed()) << "A cleared";
   EXPECT_TRUE(mm::required_flush(e, no_d, kPte, ad).needed()) << "D cleared";
   EXPECT_TRUE(mm::required_flush(e, moved, kPte, ad).needed()) << "address changed";

@@ -48,7 +48,7 @@ inline constexpr uint64_t kPw = EptSwBits::kPolicyWritable;
 // A leaf at `level` mapping a write-back page at a suitably aligned address.
 inline arch::EptEntry leaf(arch::EptLevel level, uint64_t rwx, bool policy_writable) {
   arch::EptEntry e;
-  e.set_rwx(rwx).set_memory_type(arch::EptMemoryType::kWriteBack);
+  e.set_rwx(rwx).set_memory_type(arch::MemoryType::kWriteBack);
   e.set_address(arch::Hpa(arch::ept_level_span(level) * 3));
   if (level != arch::EptLevel::kPte)
     e.set_large_page(true);

@@ -25,6 +25,7 @@
 
 #include "arch/address.h"
 #include "arch/bits.h"
+#include "arch/memory_type.h"
 
 namespace arch {
 
@@ -44,15 +45,6 @@ inline constexpr EptLevel kAllEptLevels[] = {EptLevel::kPte, EptLevel::kPde, Ept
 constexpr uint64_t ept_level_span(EptLevel level) {
   return uint64_t{1} << (12 + 9 * (static_cast<unsigned>(level) - 1));
 }
-
-// [SDM 3C "EPT and Memory Typing"]: 2, 3 and 7 are reserved.
-enum class EptMemoryType : uint8_t {
-  kUncacheable = 0,
-  kWriteCombining = 1,
-  kWriteThrough = 4,
-  kWriteProtected = 5,
-  kWriteBack = 6,
-};
 
 class EptEntry {
  public:
@@ -115,7 +107,8 @@ class EptEntry {
     raw_ = insert(raw_, 2, 0, rwx);
     return *this;
   }
-  constexpr EptEntry& set_memory_type(EptMemoryType type) {
+  // Leaf entries only; 2, 3 and 7 are reserved [SDM 3C "EPT and Memory Typing"].
+  constexpr EptEntry& set_memory_type(MemoryType type) {
     return set_raw_memory_type(static_cast<uint64_t>(type));
   }
   // Any 3-bit value, reserved ones included: tests build misconfigured entries with it.
@@ -167,7 +160,7 @@ static_assert(sizeof(EptEntry) == sizeof(uint64_t));
 static_assert(std::is_trivially_copyable_v<EptEntry>);
 static_assert(ept_level_span(EptLevel::kPde) == kPageSize2M);
 static_assert(ept_level_span(EptLevel::kPdpte) == kPageSize1G);
-static_assert(EptEntry().set_rwx(7).set_memory_type(EptMemoryType::kWriteBack).raw() == 0x37);
+static_assert(EptEntry().set_rwx(7).set_memory_type(MemoryType::kWriteBack).raw() == 0x37);
 static_assert(EptEntry::kAllHardwareBits == 0xB60F'FFFF'FFFF'F7FF);
 
 }  // namespace arch
