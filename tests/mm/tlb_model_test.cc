@@ -44,8 +44,10 @@ std::vector<FaultResolution> guest_access(TlbModel& tlb, size_t cpu, uint64_t pa
     EXPECT_TRUE(r.ok());
     seen.push_back(r.value());
     tlb.apply(FaultResolution::flush());
-    if (r.value().has(FaultResolution::kViolation))
-      break;
+    if (r.value().has(FaultResolution::kViolation)) {
+      ADD_FAILURE() << "unexpected violation: " << mm::violation_name(r.value().violation);
+      return seen;
+    }
   }
   ADD_FAILURE() << "access never completed";
   return seen;

@@ -38,9 +38,6 @@ enum class EptLevel : uint8_t {
   kPml4e = 4,
 };
 
-inline constexpr EptLevel kAllEptLevels[] = {EptLevel::kPte, EptLevel::kPde, EptLevel::kPdpte,
-                                             EptLevel::kPml4e};
-
 // Bytes of guest-physical space one entry at `level` covers.
 constexpr uint64_t ept_level_span(EptLevel level) {
   return uint64_t{1} << (12 + 9 * (static_cast<unsigned>(level) - 1));

@@ -23,6 +23,7 @@
 // is noticed (W = 1 means dirty since the last aging pass).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 #include "arch/bits.h"
@@ -60,7 +61,7 @@ static_assert((EptSwBits::kAll & (arch::bit(60) | arch::bit(61) | arch::bit(57) 
 static_assert(EptSwBits::kSavedRead == arch::bit(arch::EptEntry::kReadBit) << 54);
 static_assert(EptSwBits::kSavedExecute == arch::bit(arch::EptEntry::kExecuteBit) << 54);
 // The six bits are distinct.
-static_assert(__builtin_popcountll(EptSwBits::kAll) == 6);
+static_assert(std::popcount(EptSwBits::kAll) == 6);
 
 // The processor can use the entry: some of R/W/X is set. Entries agevisor writes never have
 // user-execute without R/W/X (mm::check_entry), so bits 2:0 decide presence even with

@@ -9,6 +9,11 @@
 // changes is optional [SDM 3C "Guidelines for Use of the INVEPT Instruction"]. That is also
 // why a fault the current leaf already allows is spurious: another CPU restored the entry
 // after this one cached the old translation, and the violation has already dropped it.
+//
+// Not modelled: mode-based execute. The access set does not say whether a fetch was a
+// user-mode one, so with that control on, a user fetch from an entry with X = 1 and
+// user-execute = 0 would be called spurious and fault again forever. agevisor does not
+// enable mode-based execute; whoever does must extend AccessSet first.
 #pragma once
 
 #include <cstdint>
