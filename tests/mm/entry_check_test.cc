@@ -254,6 +254,40 @@ TEST(EntryCheck, TrackedEntriesAreCheckedAsTheyWillBeRestored) {
     EXPECT_FALSE(mm::check_entry(EptEntry(tracked | bit(b)), kPte, caps).ok()) << "bit " << b;
 }
 
+// The SDM's per-level formats as data, independent of the checker's code: for each kind of
+// present entry, the bits its table marks "Reserved (must be 0)" (N = MAXPHYADDR = 39 here).
+// Setting any one of them must be rejected as an SDM misconfiguration.
+struct ReservedLayout {
+  const char* what;
+  uint64_t legal;
+  EptLevel level;
+  uint64_t reserved;
+};
+
+TEST(EntryCheck, EveryReservedBitOfEverySdmFormatIsRejected) {
+  const EptCapabilities caps = caps_for(Caps::kHaswellAd);  // 2M + 1G pages, N = 39
+  const uint64_t beyond = arch::bit_range(51, 39);
+  const ReservedLayout layouts[] = {
+      {"PML4E", kTable | 0b111, kPml4e, arch::bit_range(7, 3) | beyond},
+      {"PDPTE -> PD", kTable | 0b111, kPdpte, arch::bit_range(6, 3) | beyond},
+      {"PDPTE 1G", kPdpte1G | 0b001, kPdpte, arch::bit_range(29, 12) | beyond},
+      {"PDE -> PT", kTable | 0b111, kPde, arch::bit_range(6, 3) | beyond},
+      {"PDE 2M", kPde2M | 0b001, kPde, arch::bit_range(20, 12) | beyond},
+      {"PTE", kPte4K | 0b001, kPte, beyond},
+  };
+  for (const ReservedLayout& l : layouts) {
+    ASSERT_TRUE(mm::check_entry(EptEntry(l.legal), l.level, caps).ok()) << l.what;
+    for (unsigned b = 0; b < 64; ++b) {
+      if ((l.reserved & bit(b)) == 0)
+        continue;
+      const mm::CheckResult r = mm::check_entry(EptEntry(l.legal | bit(b)), l.level, caps);
+      const bool sdm_rule = r.rule >= EntryRule::kSdmWriteWithoutRead &&
+                            r.rule <= EntryRule::kSdmAddressBeyondMaxPhys;
+      EXPECT_TRUE(sdm_rule) << l.what << " bit " << b << ": " << r.name();
+    }
+  }
+}
+
 TEST(SoftwareBits, TrackedNeedsMarkerAndNoPermission) {
   EXPECT_FALSE(mm::is_tracked(EptEntry(0))) << "never mapped";
   EXPECT_FALSE(mm::is_tracked(EptEntry(kPte4K))) << "protected: address but no permission";

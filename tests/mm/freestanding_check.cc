@@ -15,8 +15,7 @@ namespace mm {
 // Instantiates the live paths, so their code is compiled, not only parsed.
 arch::Result<FaultResolution> freestanding_resolve(uint64_t& slot, AccessSet access,
                                                    const arch::EptCapabilities& caps) {
-  LiveEntry live(slot);
-  return resolve_fault(live, arch::EptLevel::kPte, access, caps);
+  return resolve_fault(LiveEntry(slot), arch::EptLevel::kPte, access, caps);
 }
 
 arch::Result<AgeReport> freestanding_age(uint64_t& slot, const arch::EptCapabilities& caps) {

@@ -16,6 +16,8 @@
 // enable mode-based execute; whoever does must extend AccessSet first.
 #pragma once
 
+#include <type_traits>
+
 #include <cstdint>
 
 #include "arch/ept_capabilities.h"
@@ -163,10 +165,10 @@ constexpr FaultResolution plan_fault(arch::EptEntry old, arch::EptLevel level, A
 // fault spurious, or aged it again); after `policy.max_attempts` losses it gives up with
 // Error::kRetryLimit and nothing written, and hv/ simply resumes the guest, which faults
 // again if it still has to.
-template <EntrySlot Slot>
-arch::Result<FaultResolution> resolve_fault(Slot& leaf, arch::EptLevel level, AccessSet access,
-                                            const arch::EptCapabilities& caps,
-                                            const ResolverPolicy& policy = {}) {
+template <typename Slot>
+requires EntrySlot<std::remove_cvref_t<Slot>> arch::Result<FaultResolution> resolve_fault(
+    Slot&& leaf, arch::EptLevel level, AccessSet access, const arch::EptCapabilities& caps,
+    const ResolverPolicy& policy = {}) {
   arch::EptEntry old = leaf.load();
   for (unsigned attempt = 1; attempt <= policy.max_attempts; ++attempt) {
     FaultResolution plan = plan_fault(old, level, access, caps, policy);
