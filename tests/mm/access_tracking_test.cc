@@ -237,6 +237,22 @@ TEST(LiveAging, GivesUpAfterTheAttemptLimitWithoutWriting) {
   EXPECT_FALSE(mm::is_tracked(slot.value())) << "a losing aging pass writes nothing";
 }
 
+TEST(LiveAging, RefusesAModeThatDoesNotFitAndIllegalEntries) {
+  uint64_t slot = leaf(kPte, 0b001, true).raw();
+  const uint64_t before = slot;
+  auto wrong_mode = mm::age_live_entry(mm::LiveEntry(slot), kPte, TrackingMode::kAccessedBit,
+                                       mm::test::ivy_bridge());
+  ASSERT_FALSE(wrong_mode.ok());
+  EXPECT_EQ(wrong_mode.error(), arch::Error::kInvalidArgument);
+  uint64_t illegal = 0x3000 | (2 << 3) | 0b001;  // memory type 2
+  auto aged = mm::age_live_entry(mm::LiveEntry(illegal), kPte, TrackingMode::kRwxStash,
+                                 mm::test::ivy_bridge());
+  ASSERT_FALSE(aged.ok());
+  EXPECT_EQ(aged.error(), arch::Error::kInvalidArgument);
+  EXPECT_EQ(slot, before);
+  EXPECT_EQ(illegal, 0x3000u | (2 << 3) | 0b001) << "nothing written";
+}
+
 TEST(LiveAging, AccessedBitModeKeepsHardwareUpdatesThatRace) {
   const auto caps = mm::test::haswell_ad();
   EptEntry e = leaf(kPte, 0b011, true);
