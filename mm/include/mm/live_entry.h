@@ -45,6 +45,7 @@ template <typename T>
 concept EntrySlot = requires(T& slot, arch::EptEntry& expected, arch::EptEntry desired) {
   { slot.load() } -> std::same_as<arch::EptEntry>;
   { slot.compare_exchange(expected, desired) } -> std::same_as<bool>;
+  { slot.exchange(desired) } -> std::same_as<arch::EptEntry>;
 };
 
 // A slot passed by value, reference or as a temporary (`resolve_fault(LiveEntry(e), ...)`).
