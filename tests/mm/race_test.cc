@@ -1,14 +1,14 @@
 // Real threads on shared entries: aging passes, a zapper remapping entries, two vCPUs
 // resolving faults on the same entries, "hardware" setting A/D, and an observer checking
-// every value it sees. Run under
-// ThreadSanitizer in the host-tsan preset. Every loop is bounded by iteration counts.
+// every value it sees. Run under ThreadSanitizer in the host-tsan preset. Every loop is
+// bounded by iteration counts.
 //
 // What "nothing lost" means here: each entry's state only moves along counted transitions,
 // so the counts must balance at the end:
 //   present installs + accesses restored   == reports of "accessed" (aging, zaps) + present now
 //   writable installs + writes restored    == reports of "dirty" (aging, zaps) + writable now
 //   (an install is the initial value, at the start and at every zap)
-//   (accessed-bit mode) A set at start + hardware A sets == passes reporting A + A now; same for D
+//   (accessed-bit mode) hardware A sets == reports of A (aging, zaps) + A now; same for D
 // A plain store, a swap computed from a stale read, or a report taken from the wrong value
 // breaks one of these equalities.
 #include <gtest/gtest.h>
