@@ -1,8 +1,8 @@
-// Exits about the machine rather than one instruction: control registers, EPT faults, triple
-// fault, failed entries, and everything agevisor does not expect; plus the host's own
-// exceptions. Built -mgeneral-regs-only.
-#include "arch/cr_access_qualification.h"
+// What only the machine can do on the exit path: dumps and halts for exits agevisor cannot
+// handle, platform reset after a triple fault, undoing a failed first entry; plus the host's
+// own exceptions and a failed VMRESUME. Built -mgeneral-regs-only.
 #include "arch/ept_violation_qualification.h"
+#include "arch/exit_reason.h"
 #include "arch/host_exception_frame.h"
 #include "arch/target/cpu.h"
 #include "arch/target/safe_msr.h"
@@ -32,92 +32,6 @@ using arch::VmcsField16;
 using arch::VmcsField32;
 using arch::VmcsField64;
 using arch::VmcsFieldNatural;
-
-// The general register a MOV CR names [SDM 3C "Exit Qualification for Control-Register
-// Accesses"]; 4 is RSP, which the VMCS holds.
-uint64_t read_gpr(const arch::GuestGprs& r, unsigned index) {
-  switch (index) {
-    case 0:
-      return r.rax;
-    case 1:
-      return r.rcx;
-    case 2:
-      return r.rdx;
-    case 3:
-      return r.rbx;
-    case 4:
-      return vmread(VmcsFieldNatural::kGuestRsp);
-    case 5:
-      return r.rbp;
-    case 6:
-      return r.rsi;
-    case 7:
-      return r.rdi;
-    case 8:
-      return r.r8;
-    case 9:
-      return r.r9;
-    case 10:
-      return r.r10;
-    case 11:
-      return r.r11;
-    case 12:
-      return r.r12;
-    case 13:
-      return r.r13;
-    case 14:
-      return r.r14;
-    default:
-      return r.r15;
-  }
-}
-
-ControlRegisterState control_register_state() {
-  ControlRegisterState state;
-  state.cr0_shadow = vmread(VmcsFieldNatural::kCr0ReadShadow);
-  state.cr4_shadow = vmread(VmcsFieldNatural::kCr4ReadShadow);
-  state.cr3 = vmread(VmcsFieldNatural::kGuestCr3);
-  state.efer = vmread(VmcsField64::kGuestEfer);
-  state.entry_controls = vmread(VmcsField32::kEntryControls);
-  state.cs_long = (vmread(VmcsField32::kGuestCsAccessRights) & arch::bit(13)) != 0;
-  return state;
-}
-
-// Applies a decision of hv::write_cr0/write_cr4 [hv/control_register_write.h].
-ExitAction apply(const ControlRegisterWrite& w, VmcsFieldNatural guest, VmcsFieldNatural shadow) {
-  if (w.inject_gp)
-    return inject_exception(kVectorGp, 0);
-  vmwrite(guest, w.guest_value);
-  vmwrite(shadow, w.read_shadow);
-  vmwrite(VmcsField64::kGuestEfer, w.efer);
-  vmwrite(VmcsField32::kEntryControls, w.entry_controls);
-  if (w.flush_guest_tlb &&
-      (vmread(VmcsField32::kSecondaryProcbasedControls) & arch::proc_based2::kVpid) != 0) {
-    arch::target::InvvpidDescriptor descriptor;
-    descriptor.vpid = vmread(VmcsField16::kVpid);
-    (void)arch::target::invvpid(1, descriptor);  // single-context
-  }
-  return ExitAction::kAdvance;
-}
-
-ExitAction write_cr0(const Vcpu& v, uint64_t value) {
-  const auto rules = arch::CrFixedBits::guest_cr0(v.cr0_fixed0, v.cr0_fixed1, true);
-  return apply(hv::write_cr0(control_register_state(), value, rules), VmcsFieldNatural::kGuestCr0,
-               VmcsFieldNatural::kCr0ReadShadow);
-}
-
-ExitAction write_cr4(const Vcpu& v, uint64_t value) {
-  const arch::CrFixedBits rules{v.cr4_fixed0, v.cr4_fixed1};
-  return apply(hv::write_cr4(control_register_state(), value, rules), VmcsFieldNatural::kGuestCr4,
-               VmcsFieldNatural::kCr4ReadShadow);
-}
-
-[[noreturn]] void halt_after_dump(const Vcpu& v, const arch::GuestGprs& r,
-                                  const arch::ExitReason& reason) {
-  dump_guest(v, r, reason);
-  log::write_line("agevisor: halting this processor");
-  arch::target::halt_forever();
-}
 
 // The guest state as the VMCS holds it now, for the checker after a failed entry.
 GuestState read_guest_state() {
@@ -169,10 +83,10 @@ GuestState read_guest_state() {
 GuestCheckContext context_from_vmcs(const Vcpu& v) {
   GuestCheckContext c;
   const uint32_t entry = vmread(VmcsField32::kEntryControls);
-  c.cr0_fixed0 = v.cr0_fixed0;
-  c.cr0_fixed1 = v.cr0_fixed1;
-  c.cr4_fixed0 = v.cr4_fixed0;
-  c.cr4_fixed1 = v.cr4_fixed1;
+  c.cr0_fixed0 = v.state.cr0_fixed0;
+  c.cr0_fixed1 = v.state.cr0_fixed1;
+  c.cr4_fixed0 = v.state.cr4_fixed0;
+  c.cr4_fixed1 = v.state.cr4_fixed1;
   c.max_phys_addr = static_cast<uint8_t>(arch::target::cpuid(0x8000'0008, 0).eax & 0xFF);
   c.unrestricted_guest = (vmread(VmcsField32::kSecondaryProcbasedControls) &
                           arch::proc_based2::kUnrestrictedGuest) != 0;
@@ -185,38 +99,28 @@ GuestCheckContext context_from_vmcs(const Vcpu& v) {
 
 }  // namespace
 
-ExitAction handle_cr_access(Vcpu& v, arch::GuestGprs& r) {
-  const auto q =
-      arch::CrAccessQualification::from_raw(vmread(VmcsFieldNatural::kExitQualification));
-  using Access = arch::CrAccessQualification::Access;
-  if (q.access == Access::kMovToCr && q.cr == 0)
-    return write_cr0(v, read_gpr(r, q.gpr));
-  if (q.access == Access::kMovToCr && q.cr == 4)
-    return write_cr4(v, read_gpr(r, q.gpr));
-  if (q.access == Access::kLmsw) {
-    return write_cr0(v, lmsw_cr0_value(vmread(VmcsFieldNatural::kCr0ReadShadow), q.lmsw_source));
+void halt_after_dump(const Vcpu& v, const arch::GuestGprs& r) {
+  const auto reason = arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason));
+  if (reason.basic == arch::BasicExitReason::kEptViolation) {
+    const auto q = arch::EptViolationQualification::from_raw(
+        vmread(VmcsFieldNatural::kExitQualification), false, v.state.advanced_exit_info);
+    log::printf("ept: violation at GPA %#lx (%s%s%s), entries allowed %c%c%c",
+                vmread(VmcsField64::kGuestPhysicalAddress), q.read ? "read " : "",
+                q.write ? "write " : "", q.fetch ? "fetch" : "", q.readable ? 'r' : '-',
+                q.writable ? 'w' : '-', q.executable ? 'x' : '-');
+  } else if (reason.basic == arch::BasicExitReason::kEptMisconfiguration) {
+    log::printf("ept: misconfiguration at GPA %#lx (EPTP %#lx)",
+                vmread(VmcsField64::kGuestPhysicalAddress), v.eptp);
+  } else {
+    log::printf("agevisor: unexpected VM exit %u (%s)", reason.basic_number, reason.name());
   }
-  halt_after_dump(v, r, arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason)));
+  dump_guest(v, r);
+  log::write_line("agevisor: halting this processor");
+  arch::target::halt_forever();
 }
 
-ExitAction handle_ept_violation(Vcpu& v, arch::GuestGprs& r) {
-  const auto q = arch::EptViolationQualification::from_raw(
-      vmread(VmcsFieldNatural::kExitQualification), false, v.advanced_exit_info);
-  log::printf("ept: violation at GPA %#lx (%s%s%s), entries allowed %c%c%c",
-              vmread(VmcsField64::kGuestPhysicalAddress), q.read ? "read " : "",
-              q.write ? "write " : "", q.fetch ? "fetch" : "", q.readable ? 'r' : '-',
-              q.writable ? 'w' : '-', q.executable ? 'x' : '-');
-  halt_after_dump(v, r, arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason)));
-}
-
-ExitAction handle_ept_misconfiguration(Vcpu& v, arch::GuestGprs& r) {
-  log::printf("ept: misconfiguration at GPA %#lx (EPTP %#lx)",
-              vmread(VmcsField64::kGuestPhysicalAddress), v.eptp);
-  halt_after_dump(v, r, arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason)));
-}
-
-ExitAction handle_triple_fault(Vcpu& v, arch::GuestGprs& r) {
-  dump_guest(v, r, arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason)));
+void reset_platform(const Vcpu& v, const arch::GuestGprs& r) {
+  dump_guest(v, r);
   log::write_line("agevisor: the guest triple-faulted; resetting the platform");
   arch::target::outb(0xCF9, 0x02);  // reset control register: system reset
   arch::target::outb(0xCF9, 0x06);
@@ -224,14 +128,11 @@ ExitAction handle_triple_fault(Vcpu& v, arch::GuestGprs& r) {
   arch::target::halt_forever();
 }
 
-ExitAction handle_unexpected_exit(Vcpu& v, arch::GuestGprs& r, const arch::ExitReason& reason) {
-  log::printf("agevisor: unexpected VM exit %u (%s)", reason.basic_number, reason.name());
-  halt_after_dump(v, r, reason);
-}
-
-void dump_guest(const Vcpu& v, const arch::GuestGprs& r, const arch::ExitReason& reason) {
+void dump_guest(const Vcpu& v, const arch::GuestGprs& r) {
+  const auto reason = arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason));
   log::printf("exit %u (%s) qualification %#lx, exit #%lu on APIC %u", reason.basic_number,
-              reason.name(), vmread(VmcsFieldNatural::kExitQualification), v.exit_count, v.apic_id);
+              reason.name(), vmread(VmcsFieldNatural::kExitQualification), v.state.exit_count,
+              v.state.apic_id);
   log::printf("guest rip %#lx rsp %#lx rflags %#lx cs %#x", vmread(VmcsFieldNatural::kGuestRip),
               vmread(VmcsFieldNatural::kGuestRsp), vmread(VmcsFieldNatural::kGuestRflags),
               vmread(VmcsField16::kGuestCsSelector));
@@ -245,7 +146,8 @@ void dump_guest(const Vcpu& v, const arch::GuestGprs& r, const arch::ExitReason&
       vmread(VmcsField32::kGuestInterruptibilityState), vmread(VmcsField32::kGuestActivityState));
 }
 
-void handle_entry_failure(Vcpu& v, const arch::ExitReason& reason) {
+void handle_entry_failure(Vcpu& v) {
+  const auto reason = arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason));
   log::printf("vmx: VM entry failed: exit reason %u (%s), qualification %#lx", reason.basic_number,
               reason.name(), vmread(VmcsFieldNatural::kExitQualification));
   const GuestState g = read_guest_state();
@@ -275,7 +177,7 @@ extern "C" void hv_host_exception(arch::HostExceptionFrame* frame) {
     hv::target::Vcpu* v = nullptr;
     asm volatile("mov %%gs:0, %0" : "=r"(v));
     if (v != nullptr)
-      v->nmi_pending = true;
+      v->state.nmi_pending = true;
     return;
   }
   const uint64_t fixup = arch::target::fault_fixup_for(frame->rip);
@@ -293,10 +195,7 @@ extern "C" void hv_host_exception(arch::HostExceptionFrame* frame) {
 }
 
 extern "C" [[noreturn]] void hv_vmexit_stop(arch::GuestGprs* gprs, void* opaque) {
-  auto& v = *static_cast<hv::target::Vcpu*>(opaque);
-  hv::target::dump_guest(
-      v, *gprs, arch::ExitReason::from_raw(hv::target::vmread(arch::VmcsField32::kExitReason)));
-  arch::target::halt_forever();
+  hv::target::halt_after_dump(*static_cast<hv::target::Vcpu*>(opaque), *gprs);
 }
 
 extern "C" [[noreturn]] void hv_vmresume_failed(uint64_t rflags, void* opaque) {

@@ -182,8 +182,8 @@ void write_guest_state(VmcsWriter& w, const GuestState& g) {
 // the IA-32e-mode-guest entry control can follow EFER.LMA. [SDM 3C "Guest/Host Masks and
 // Read Shadows for CR0 and CR4"]
 void write_cr_shadows(VmcsWriter& w, const Vcpu& v, uint64_t cr0, uint64_t cr4_before_vmxe) {
-  const auto cr0_rules = arch::CrFixedBits::guest_cr0(v.cr0_fixed0, v.cr0_fixed1, true);
-  const arch::CrFixedBits cr4_rules{v.cr4_fixed0, v.cr4_fixed1};
+  const auto cr0_rules = arch::CrFixedBits::guest_cr0(v.state.cr0_fixed0, v.state.cr0_fixed1, true);
+  const arch::CrFixedBits cr4_rules{v.state.cr4_fixed0, v.state.cr4_fixed1};
   w(VmcsFieldNatural::kCr0GuestHostMask, cr0_rules.forced_mask() | arch::kCr0Pe | arch::kCr0Pg);
   w(VmcsFieldNatural::kCr0ReadShadow, cr0);
   w(VmcsFieldNatural::kCr4GuestHostMask, cr4_rules.forced_mask());
@@ -192,10 +192,10 @@ void write_cr_shadows(VmcsWriter& w, const Vcpu& v, uint64_t cr0, uint64_t cr4_b
 
 GuestCheckContext check_context(const Vcpu& v, const CpuSnapshot& s) {
   GuestCheckContext c;
-  c.cr0_fixed0 = v.cr0_fixed0;
-  c.cr0_fixed1 = v.cr0_fixed1;
-  c.cr4_fixed0 = v.cr4_fixed0;
-  c.cr4_fixed1 = v.cr4_fixed1;
+  c.cr0_fixed0 = v.state.cr0_fixed0;
+  c.cr0_fixed1 = v.state.cr0_fixed1;
+  c.cr4_fixed0 = v.state.cr4_fixed0;
+  c.cr4_fixed1 = v.state.cr4_fixed1;
   c.max_phys_addr = s.address_widths().physical;
   c.unrestricted_guest = (v.controls.proc2 & arch::proc_based2::kUnrestrictedGuest) != 0;
   c.ia32e_mode_guest = (v.controls.entry & arch::entry_ctls::kIa32eModeGuest) != 0;
@@ -209,20 +209,21 @@ void init_vcpu(Vcpu& v, const LaunchRequest& r, const Layout& l, uint64_t eptp) 
   const CpuSnapshot& s = *r.snapshot;
   v = Vcpu{};
   v.self = &v;
-  v.apic_id = arch::target::cpuid(1, 0).ebx >> 24;
-  v.cr0_fixed0 = s.cr0_fixed0.value;
-  v.cr0_fixed1 = s.cr0_fixed1.value;
-  v.cr4_fixed0 = s.cr4_fixed0.value;
-  v.cr4_fixed1 = s.cr4_fixed1.value;
-  v.advanced_exit_info = s.ept_capabilities().advanced_exit_info;
-  v.tracking_mode = r.tracking_mode;
+  VcpuState& st = v.state;
+  st.apic_id = arch::target::cpuid(1, 0).ebx >> 24;
+  st.cr0_fixed0 = s.cr0_fixed0.value;
+  st.cr0_fixed1 = s.cr0_fixed1.value;
+  st.cr4_fixed0 = s.cr4_fixed0.value;
+  st.cr4_fixed1 = s.cr4_fixed1.value;
+  st.advanced_exit_info = s.ept_capabilities().advanced_exit_info;
+  st.tracking_mode = r.tracking_mode;
   v.eptp = eptp;
   v.vmxon_phys = l.vmxon;
   v.vmcs_phys = l.vmcs;
   const auto xcr0 = arch::target::cpuid(0xD, 0);
-  v.supported_xcr0 = (uint64_t{xcr0.edx} << 32) | xcr0.eax;
-  v.msr_policy.variable_mtrr_count = static_cast<uint8_t>(s.mtrr_cap.value & 0xFF);
-  v.msr_policy.fixed_mtrrs = (s.mtrr_cap.value & arch::bit(8)) != 0;
+  st.supported_xcr0 = (uint64_t{xcr0.edx} << 32) | xcr0.eax;
+  st.msr_policy.variable_mtrr_count = static_cast<uint8_t>(s.mtrr_cap.value & 0xFF);
+  st.msr_policy.fixed_mtrrs = (s.mtrr_cap.value & arch::bit(8)) != 0;
   v.native = l.native;
 }
 
@@ -244,9 +245,9 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
   init_vcpu(v, r, l, eptp);
   GuestState g = TRY(capture_guest_state(l));
   v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0));
-  v.cpuid_policy = {v.controls.proc2, r.hide_hypervisor};
+  v.state.cpuid_policy = {v.controls.proc2, r.hide_hypervisor};
   MsrBitmap bitmap(reinterpret_cast<uint8_t*>(l.msr_bitmap));
-  configure_msr_bitmap(bitmap, v.msr_policy);
+  configure_msr_bitmap(bitmap, v.state.msr_policy);
 
   // The firmware context to return to if the first entry fails (agevisor_resume_native).
   const auto gdtr = arch::target::sgdt();
