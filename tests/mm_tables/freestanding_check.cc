@@ -1,6 +1,8 @@
 // Compiles the mm/ table headers with -ffreestanding -fno-exceptions -fno-rtti: nothing here
 // runs, the build is the test.
 #include "mm/mtrr.h"
+#include "mm/page_pool.h"
+#include "mm/pool_sizing.h"
 
 namespace {
 
@@ -20,4 +22,26 @@ constexpr bool mtrr_decodes_at_compile_time() {
 }
 static_assert(mtrr_decodes_at_compile_time());
 
+constexpr bool pool_sizing_at_compile_time() {
+  const mm::MemoryRange map[] = {{arch::Gpa(0), 512, mm::MemoryKind::kRam}};
+  mm::PoolSizingParams params;
+  params.slack_tables = 0;
+  auto sizing = mm::pool_pages_needed(map, 1, params);
+  return sizing.ok() && sizing.value().needed == 1 + 1 + 4 + 1 + 1;
+}
+static_assert(pool_sizing_at_compile_time());
+
+// The target's pool is a constinit global in hv/; make sure that stays possible.
+constinit mm::PagePool<> check_pool;
+
 }  // namespace
+
+// Instantiates every member on target flags (odr-used, so the compiler must build them).
+arch::Result<arch::Hpa> mm_tables_freestanding_pool_check() {
+  TRY(check_pool.init(arch::Hpa(0x10'0000), 16));
+  const arch::Hpa table = TRY(check_pool.allocate_table());
+  check_pool.table(table)[0] = 0;
+  check_pool.free_unpublished_table(table);
+  (void)check_pool.free_tables();
+  return check_pool.allocate_contiguous(2);
+}
