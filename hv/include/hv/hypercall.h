@@ -1,0 +1,32 @@
+// Decoding and answering VMCALL. Pure: the per-CPU facts and the log copy come in through
+// the context, so host tests drive every path.
+#pragma once
+
+#include <cstdint>
+
+#include "hv/hypercall_abi.h"
+
+namespace hv {
+
+struct HypercallRegisters {
+  uint64_t rax = 0;
+  uint64_t rbx = 0;
+  uint64_t rcx = 0;
+  uint64_t rdx = 0;
+};
+
+struct HypercallContext {
+  unsigned guest_cpl = 0;
+  uint32_t apic_id = 0;
+  uint64_t exit_count = 0;
+  // Copies up to `size` bytes of the log ring to guest-physical `gpa`; returns the bytes
+  // copied, or a status when the buffer is refused. Null when logging is not wired up.
+  HypercallStatus (*copy_log)(void* self, uint64_t gpa, uint64_t size, uint64_t* copied) = nullptr;
+  void* copy_log_self = nullptr;
+};
+
+// Answers one VMCALL in place. The caller advances RIP afterwards in every case: a refused
+// or unknown call is an error status, never an exception in the guest.
+void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context);
+
+}  // namespace hv
