@@ -1,5 +1,7 @@
 // Compiles the mm/ table headers with -ffreestanding -fno-exceptions -fno-rtti: nothing here
 // runs, the build is the test.
+#include "mm/ept_walk.h"
+#include "mm/identity_map.h"
 #include "mm/mtrr.h"
 #include "mm/page_pool.h"
 #include "mm/pool_sizing.h"
@@ -44,4 +46,11 @@ arch::Result<arch::Hpa> mm_tables_freestanding_pool_check() {
   check_pool.free_unpublished_table(table);
   (void)check_pool.free_tables();
   return check_pool.allocate_contiguous(2);
+}
+
+arch::Result<mm::IdentityMap> mm_tables_freestanding_identity_map_check(
+    const mm::IdentityMapSpec& spec) {
+  auto map = TRY(mm::build_identity_map(check_pool, spec));
+  TRY(mm::walk(check_pool, map.root, arch::Gpa(0)));
+  return map;
 }
