@@ -40,6 +40,18 @@ class HostTableMemory {
     return arch::Hpa(kBase + arch::kPageSize4K * allocated_++);
   }
 
+  // Accepts a table that was never published. It is only counted, not reused, so a test
+  // can see that a lost race handed its table back.
+  void free_unpublished_table(arch::Hpa hpa) {
+    HV_ASSERT(contains(hpa));
+    std::lock_guard lock(mutex_);
+    ++freed_;
+  }
+  uint64_t freed() const {
+    std::lock_guard lock(mutex_);
+    return freed_;
+  }
+
   // The n-th allocate_table() call from now (1-based, counting failed calls too) fails.
   void fail_allocation(uint64_t n) {
     std::lock_guard lock(mutex_);
@@ -80,6 +92,7 @@ class HostTableMemory {
   mutable std::mutex mutex_;
   uint64_t attempts_ = 0;
   uint64_t allocated_ = 0;
+  uint64_t freed_ = 0;
   uint64_t fail_at_ = 0;
   uint64_t fail_after_ = kNoLimit;
 };

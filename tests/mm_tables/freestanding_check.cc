@@ -2,6 +2,7 @@
 // runs, the build is the test.
 #include "mm/ept_walk.h"
 #include "mm/identity_map.h"
+#include "mm/live_split.h"
 #include "mm/mtrr.h"
 #include "mm/page_pool.h"
 #include "mm/pool_sizing.h"
@@ -53,4 +54,9 @@ arch::Result<mm::IdentityMap> mm_tables_freestanding_identity_map_check(
   auto map = TRY(mm::build_identity_map(check_pool, spec));
   TRY(mm::walk(check_pool, map.root, arch::Gpa(0)));
   return map;
+}
+
+arch::Result<mm::SplitReport> mm_tables_freestanding_split_check(
+    uint64_t& slot, const arch::EptCapabilities& caps) {
+  return mm::split_live_leaf(check_pool, mm::LiveEntry(slot), arch::EptLevel::kPde, caps);
 }
