@@ -6,6 +6,7 @@
 #include "mm/mtrr.h"
 #include "mm/page_pool.h"
 #include "mm/pool_sizing.h"
+#include "mm/retype.h"
 
 namespace {
 
@@ -59,4 +60,9 @@ arch::Result<mm::IdentityMap> mm_tables_freestanding_identity_map_check(
 arch::Result<mm::SplitReport> mm_tables_freestanding_split_check(
     uint64_t& slot, const arch::EptCapabilities& caps) {
   return mm::split_live_leaf(check_pool, mm::LiveEntry(slot), arch::EptLevel::kPde, caps);
+}
+
+arch::Result<mm::RetypeReport> mm_tables_freestanding_retype_check(
+    arch::Hpa root, const mm::MtrrState& mtrrs, const arch::EptCapabilities& caps) {
+  return mm::retype_range(check_pool, root, arch::Gpa(0), uint64_t{1} << 30, mtrrs, caps);
 }
