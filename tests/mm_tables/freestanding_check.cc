@@ -4,6 +4,7 @@
 #include "mm/identity_map.h"
 #include "mm/live_split.h"
 #include "mm/mtrr.h"
+#include "mm/on_demand.h"
 #include "mm/page_pool.h"
 #include "mm/pool_sizing.h"
 #include "mm/retype.h"
@@ -65,4 +66,9 @@ arch::Result<mm::SplitReport> mm_tables_freestanding_split_check(
 arch::Result<mm::RetypeReport> mm_tables_freestanding_retype_check(
     arch::Hpa root, const mm::MtrrState& mtrrs, const arch::EptCapabilities& caps) {
   return mm::retype_range(check_pool, root, arch::Gpa(0), uint64_t{1} << 30, mtrrs, caps);
+}
+
+arch::Result<mm::OnDemandReport> mm_tables_freestanding_on_demand_check(
+    const mm::IdentityMap& map, const mm::MtrrState& mtrrs, const arch::EptCapabilities& caps) {
+  return mm::map_on_demand(check_pool, map, arch::Gpa(uint64_t{1} << 35), mtrrs, caps);
 }
