@@ -2,8 +2,8 @@
 # Google Benchmark headers, which are included as system headers).
 add_library(agevisor_strict INTERFACE)
 target_compile_options(agevisor_strict INTERFACE
-  -Wall -Wextra -Wconversion -Wsign-conversion -Wshadow -Wnon-virtual-dtor
-  -Wimplicit-fallthrough -Werror)
+  $<$<COMPILE_LANGUAGE:C,CXX>:-Wall -Wextra -Wconversion -Wsign-conversion -Wshadow
+  -Wnon-virtual-dtor -Wimplicit-fallthrough -Werror>)
 
 # The language subset every target build obeys; pure layers use it on host too, so what
 # passes host tests compiles unchanged for the target.

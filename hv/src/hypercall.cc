@@ -1,6 +1,6 @@
 #include "hv/hypercall.h"
 
-#include "hv/cpuid_policy.h"
+#include "hv/guest_cpuid.h"
 
 namespace hv {
 namespace {

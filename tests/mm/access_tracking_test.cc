@@ -12,6 +12,7 @@
 #include "mm/flush_request.h"
 #include "mm/live_aging.h"
 #include "mm/live_entry.h"
+#include "mm/live_zap.h"
 #include "test_caps.h"
 
 namespace {
@@ -237,6 +238,22 @@ TEST(LiveAging, GivesUpAfterTheAttemptLimitWithoutWriting) {
   EXPECT_FALSE(mm::is_tracked(slot.value())) << "a losing aging pass writes nothing";
 }
 
+TEST(LiveAging, RefusesAModeThatDoesNotFitAndIllegalEntries) {
+  uint64_t slot = leaf(kPte, 0b001, true).raw();
+  const uint64_t before = slot;
+  auto wrong_mode = mm::age_live_entry(mm::LiveEntry(slot), kPte, TrackingMode::kAccessedBit,
+                                       mm::test::ivy_bridge());
+  ASSERT_FALSE(wrong_mode.ok());
+  EXPECT_EQ(wrong_mode.error(), arch::Error::kInvalidArgument);
+  uint64_t illegal = 0x3000 | (2 << 3) | 0b001;  // memory type 2
+  auto aged = mm::age_live_entry(mm::LiveEntry(illegal), kPte, TrackingMode::kRwxStash,
+                                 mm::test::ivy_bridge());
+  ASSERT_FALSE(aged.ok());
+  EXPECT_EQ(aged.error(), arch::Error::kInvalidArgument);
+  EXPECT_EQ(slot, before);
+  EXPECT_EQ(illegal, 0x3000u | (2 << 3) | 0b001) << "nothing written";
+}
+
 TEST(LiveAging, AccessedBitModeKeepsHardwareUpdatesThatRace) {
   const auto caps = mm::test::haswell_ad();
   EptEntry e = leaf(kPte, 0b011, true);
@@ -249,6 +266,34 @@ TEST(LiveAging, AccessedBitModeKeepsHardwareUpdatesThatRace) {
   EXPECT_TRUE(aged.value().dirty) << "D set by hardware during the pass is reported";
   EXPECT_FALSE(slot.value().accessed());
   EXPECT_FALSE(slot.value().dirty());
+}
+
+TEST(LiveZap, ReportsAccessedAndDirtyFromTheRemovedValue) {
+  const auto stash = mm::test::ivy_bridge();
+  uint64_t written = leaf(kPte, 0b011, true).raw();
+  const mm::ZapReport w =
+      mm::zap_live_entry(mm::LiveEntry(written), kPte, TrackingMode::kRwxStash, stash);
+  EXPECT_TRUE(w.accessed);
+  EXPECT_TRUE(w.dirty) << "W = 1 at zap time is a write the next pass would have reported";
+  EXPECT_TRUE(w.flush.needed());
+  EXPECT_EQ(written, 0u);
+
+  uint64_t idle = mm::mark_tracked(leaf(kPte, 0b011, true)).raw();
+  const mm::ZapReport i =
+      mm::zap_live_entry(mm::LiveEntry(idle), kPte, TrackingMode::kRwxStash, stash);
+  EXPECT_FALSE(i.accessed);
+  EXPECT_FALSE(i.dirty);
+  EXPECT_FALSE(i.flush.needed()) << "nothing cached from a non-present entry";
+
+  const auto ad = mm::test::haswell_ad();
+  EptEntry hw = leaf(kPte, 0b011, true);
+  hw.set_accessed(true).set_dirty(true);
+  uint64_t slot = hw.raw();
+  const mm::ZapReport h =
+      mm::zap_live_entry(mm::LiveEntry(slot), kPte, TrackingMode::kAccessedBit, ad);
+  EXPECT_TRUE(h.accessed);
+  EXPECT_TRUE(h.dirty);
+  EXPECT_EQ(h.removed, hw);
 }
 
 }  // namespace

@@ -161,6 +161,8 @@ const Case kCases[] = {
     // --- agevisor: tracking ---
     {"saved bits in present entry", kPte4K | 0b001 | kSavedR, kPte, Caps::kIvy,
      EntryRule::kSavedBitsUntracked},
+    {"marker on present entry", kPte4K | 0b001 | kTracked, kPte, Caps::kIvy,
+     EntryRule::kSavedBitsUntracked},
     {"saved bits without marker", kPte4K | kSavedR | kSavedX, kPte, Caps::kIvy,
      EntryRule::kSavedBitsUntracked},
     {"tracked read-execute", kPte4K | kTracked | kSavedR | kSavedX, kPte, Caps::kIvy,

@@ -136,6 +136,15 @@ TEST(FaultResolver, LargeLeafWriteNeedsSplitWhenDirtyLoggingWants4K) {
   EXPECT_TRUE(resolve(small, kWrite, kPte, policy).has(FaultResolution::kWriteRestored));
 }
 
+TEST(FaultResolver, NeedsSplitStillReportsOtherDeniedAccesses) {
+  uint64_t slot = mm::withhold_write(leaf(EptLevel::kPde, 0b011, true)).raw();
+  mm::ResolverPolicy policy;
+  policy.split_large_for_write = true;
+  const FaultResolution r = resolve(slot, AccessSet(false, true, true), EptLevel::kPde, policy);
+  EXPECT_TRUE(r.has(FaultResolution::kNeedsSplit));
+  EXPECT_EQ(r.violation, Violation::kExecuteNotPermitted) << "a split does not grant X";
+}
+
 TEST(FaultResolver, RefusedSwapReplansFromTheFreshValue) {
   // Another vCPU restores the entry between our read and our swap: the retry finds the
   // access allowed and reports spurious instead of writing anything.

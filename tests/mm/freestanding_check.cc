@@ -8,6 +8,7 @@
 #include "mm/flush_request.h"
 #include "mm/live_aging.h"
 #include "mm/live_entry.h"
+#include "mm/live_zap.h"
 #include "mm/tracking_mode.h"
 
 namespace mm {
@@ -21,6 +22,10 @@ arch::Result<FaultResolution> freestanding_resolve(uint64_t& slot, AccessSet acc
 arch::Result<AgeReport> freestanding_age(uint64_t& slot, const arch::EptCapabilities& caps) {
   LiveEntry live(slot);
   return age_live_entry(live, arch::EptLevel::kPte, TrackingMode::kRwxStash, caps);
+}
+
+ZapReport freestanding_zap(uint64_t& slot, const arch::EptCapabilities& caps) {
+  return zap_live_entry(LiveEntry(slot), arch::EptLevel::kPte, TrackingMode::kRwxStash, caps);
 }
 
 }  // namespace mm

@@ -36,6 +36,12 @@ class InterferingSlot {
     return false;
   }
 
+  arch::EptEntry exchange(arch::EptEntry desired) {
+    const arch::EptEntry old = value_;
+    value_ = desired;
+    return old;
+  }
+
   arch::EptEntry value() const { return value_; }
   unsigned attempts() const { return attempts_; }
 

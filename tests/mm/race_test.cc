@@ -1,12 +1,14 @@
-// Real threads on shared entries: aging passes, two vCPUs resolving faults on the same
-// entries, "hardware" setting A/D, and an observer checking every value it sees. Run under
-// ThreadSanitizer in the host-tsan preset. Every loop is bounded by iteration counts.
+// Real threads on shared entries: aging passes, a zapper remapping entries, two vCPUs
+// resolving faults on the same entries, "hardware" setting A/D, and an observer checking
+// every value it sees. Run under ThreadSanitizer in the host-tsan preset. Every loop is
+// bounded by iteration counts.
 //
 // What "nothing lost" means here: each entry's state only moves along counted transitions,
 // so the counts must balance at the end:
-//   present at start + accesses restored   == passes that reported it accessed + present now
-//   writable at start + writes restored    == passes that reported it dirty + writable now
-//   (accessed-bit mode) A set at start + hardware A sets == passes reporting A + A now; same for D
+//   present installs + accesses restored   == reports of "accessed" (aging, zaps) + present now
+//   writable installs + writes restored    == reports of "dirty" (aging, zaps) + writable now
+//   (an install is the initial value, at the start and at every zap)
+//   (accessed-bit mode) hardware A sets == reports of A (aging, zaps) + A now; same for D
 // A plain store, a swap computed from a stale read, or a report taken from the wrong value
 // breaks one of these equalities.
 #include <gtest/gtest.h>
@@ -27,6 +29,7 @@
 #include "mm/fault_resolver.h"
 #include "mm/live_aging.h"
 #include "mm/live_entry.h"
+#include "mm/live_zap.h"
 #include "test_caps.h"
 
 namespace {
@@ -49,6 +52,7 @@ struct Counters {
   std::atomic<uint64_t> hw_accessed_sets{0};
   std::atomic<uint64_t> hw_dirty_sets{0};
   std::atomic<uint64_t> writes_done{0};
+  std::atomic<uint64_t> zaps{0};
 };
 
 struct Shared {
@@ -128,6 +132,24 @@ void aging_thread(Shared& s, const EptCapabilities& caps) {
       if (r.value().dirty)
         s.counters[i].dirty.fetch_add(1);
     }
+  }
+}
+
+// Remaps entries now and then (as a split or a policy change would): an exchange with the
+// initial value, whose report counts like an aging pass's.
+void zapper_thread(Shared& s, const EptCapabilities& caps) {
+  for (int pass = 0; pass < kMaxPasses && s.workers_left.load() > 0; ++pass) {
+    let_others_run(pass);
+    const size_t i = static_cast<size_t>(pass) % kEntries;
+    if (pass % 5 != 0)
+      continue;
+    const mm::ZapReport r = mm::zap_live_entry(mm::LiveEntry(s.slots[i]), kPte,
+                                               mm::test::mode_for(caps), caps, initial(i));
+    s.counters[i].zaps.fetch_add(1);
+    if (r.accessed)
+      s.counters[i].accessed.fetch_add(1);
+    if (r.dirty)
+      s.counters[i].dirty.fetch_add(1);
   }
 }
 
@@ -211,14 +233,25 @@ void observer_thread(Shared& s, const EptCapabilities& caps) {
   }
 }
 
+uint64_t total_zaps(const Shared& s) {
+  uint64_t n = 0;
+  for (const Counters& c : s.counters)
+    n += c.zaps.load();
+  return n;
+}
+
 void expect_balanced(const Shared& s, size_t i, const EptCapabilities& caps) {
   const Counters& c = s.counters[i];
   const EptEntry start = initial(i);
   const EptEntry now(s.slots[i]);
   SCOPED_TRACE("entry " + std::to_string(i));
   if (mm::test::mode_for(caps) == TrackingMode::kRwxStash) {
-    EXPECT_EQ(1 + c.access_restored.load(), c.accessed.load() + (mm::is_hw_present(now) ? 1 : 0));
-    EXPECT_EQ((start.writable() ? 1 : 0) + c.write_restored.load(),
+    // Each zap installs the initial value: one more "present", and one more "writable" if
+    // the initial value is writable.
+    const uint64_t installs = 1 + c.zaps.load();
+    EXPECT_EQ(installs + c.access_restored.load(),
+              c.accessed.load() + (mm::is_hw_present(now) ? 1 : 0));
+    EXPECT_EQ((start.writable() ? installs : 0) + c.write_restored.load(),
               c.dirty.load() + (now.writable() ? 1 : 0));
     if (c.writes_done.load() > 0) {
       EXPECT_TRUE(c.dirty.load() > 0 || now.writable()) << "writes happened, none reported";
@@ -242,15 +275,15 @@ void run_together(Fns... fns) {
     t.join();
 }
 
-TEST(Races, RwxStashAgingAndTwoVcpusLoseNothing) {
+TEST(Races, RwxStashAgingZappingAndTwoVcpusLoseNothing) {
   const EptCapabilities caps = mm::test::ivy_bridge();
   Shared s;
   for (size_t i = 0; i < kEntries; ++i)
     s.slots[i] = initial(i).raw();
   s.workers_left = 2;
   run_together([&] { aging_thread(s, caps); }, [&] { aging_thread(s, caps); },
-               [&] { vcpu_thread(s, caps, 1, 100000); }, [&] { vcpu_thread(s, caps, 2, 100000); },
-               [&] { observer_thread(s, caps); });
+               [&] { zapper_thread(s, caps); }, [&] { vcpu_thread(s, caps, 1, 100000); },
+               [&] { vcpu_thread(s, caps, 2, 100000); }, [&] { observer_thread(s, caps); });
   EXPECT_EQ(s.illegal_seen.load(), 0u);
   EXPECT_EQ(s.unmapped_seen.load(), 0u);
   uint64_t restored = 0;
@@ -260,17 +293,18 @@ TEST(Races, RwxStashAgingAndTwoVcpusLoseNothing) {
     restored += s.counters[i].access_restored.load();
   }
   EXPECT_GE(restored, kMinInterleavings) << "the threads never actually interleaved";
+  EXPECT_GT(total_zaps(s), 0u);
 }
 
-TEST(Races, AccessedBitAgingAgainstHardwareLosesNoAccessedOrDirty) {
+TEST(Races, AccessedBitAgingAndZappingAgainstHardwareLoseNoAccessedOrDirty) {
   const EptCapabilities caps = mm::test::haswell_ad();
   Shared s;
   for (size_t i = 0; i < kEntries; ++i)
     s.slots[i] = initial(i).raw();
   s.workers_left = 2;
   run_together([&] { aging_thread(s, caps); }, [&] { aging_thread(s, caps); },
-               [&] { hardware_thread(s, 1, 100000); }, [&] { hardware_thread(s, 2, 100000); },
-               [&] { observer_thread(s, caps); });
+               [&] { zapper_thread(s, caps); }, [&] { hardware_thread(s, 1, 100000); },
+               [&] { hardware_thread(s, 2, 100000); }, [&] { observer_thread(s, caps); });
   EXPECT_EQ(s.illegal_seen.load(), 0u);
   uint64_t sets = 0;
   for (size_t i = 0; i < kEntries; ++i) {
@@ -279,6 +313,7 @@ TEST(Races, AccessedBitAgingAgainstHardwareLosesNoAccessedOrDirty) {
     sets += s.counters[i].hw_accessed_sets.load();
   }
   EXPECT_GE(sets, kMinInterleavings) << "aging never raced the hardware";
+  EXPECT_GT(total_zaps(s), 0u);
 }
 
 // Two vCPUs hammer one tracked entry with writes while it is aged again and again: every

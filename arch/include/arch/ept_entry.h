@@ -2,13 +2,15 @@
 // lives here; which values are legal is mm::check_entry's business.
 // [SDM 3C "EPT Translation Mechanism"], [SDM 3C "Accessed and Dirty Flags for EPT"]
 //
-//  6 6 6 6 5 5 5 5 5 5 5 5 5 5 5
-//  3 2 1 0 9 8 7 6 5 4 3 2 1 0 .. 12 11 10 9 8 7 6 5 4 3 2 1 0
-// +-+-+-+-+-+-+-+-------------+-------+--+--+-+-+-+-+-----+-+-+-+
-// |S| |S|S| |P|V|   ignored   |address|ig|UX|D|A|L|I| MT  |X|W|R|
-// |V| |P|S| |W|G|             | N-1:12|  |  | | |P|P|     | | | |
-// |E| |P|S| |A|P|             |(21/30)|  |  | | |S|A|     | | | |
-// +-+-+-+-+-+-+-+-------------+-------+--+--+-+-+-+-+-----+-+-+-+
+//  6 6 6 6 5 5 5
+//  3 2 1 0 9 8 7 56..52  51..12 11 10 9 8 7 6 5..3 2 1 0
+// +-+-+-+-+-+-+-+-------+-------+--+--+-+-+-+-+----+-+-+-+
+// |S|i|S|S|i|P|V|ignored|address|ig|UX|D|A|L|I| MT |X|W|R|
+// |V|g|P|S|g|W|G|       |N-1:12 |  |  | | |P|P|    | | | |
+// |E| |P|S| |A|P|       |       |  |  | | |S|A|    | | | |
+// +-+-+-+-+-+-+-+-------+-------+--+--+-+-+-+-+----+-+-+-+
+//  address: a 2 MiB leaf uses N-1:21 (20:12 reserved), a 1 GiB leaf N-1:30 (29:12 reserved);
+//  bits 51:N are reserved (N = MAXPHYADDR). "ig"/"i": ignored by the processor.
 //  SVE  suppress #VE (leaf; only with "EPT-violation #VE")      63
 //  SPP  sub-page write permissions (PTE; only with SPP)          61
 //  SSS  supervisor shadow stack (leaf; only with that control)   60

@@ -30,7 +30,7 @@ enum class EntryRule : uint8_t {
   kWriteWithoutPolicy,         // W = 1 in a leaf policy says must not be written
   kWithheldWithoutPolicy,      // write withheld on a page that may never be written
   kWithheldWhileWritable,      // write withheld yet W = 1
-  kSavedBitsUntracked,         // saved R/X/UX outside a tracked entry
+  kSavedBitsUntracked,         // saved R/X/UX or the marker outside a tracked entry
   kTrackedNotLeaf,             // only leaves are access-tracked
   kTrackedNothingSaved,        // a tracked entry must restore to something legal
   kAccessedDirtyDisabled,      // bits 8/9 set while EPT A/D is off (or D in a non-leaf)
@@ -68,7 +68,7 @@ constexpr const char* entry_rule_name(EntryRule rule) {
     case EntryRule::kWithheldWhileWritable:
       return "write withheld while writable";
     case EntryRule::kSavedBitsUntracked:
-      return "saved permissions in untracked entry";
+      return "saved permissions or marker in untracked entry";
     case EntryRule::kTrackedNotLeaf:
       return "tracked non-leaf entry";
     case EntryRule::kTrackedNothingSaved:
@@ -164,7 +164,8 @@ constexpr EntryRule check_software_bits(arch::EptEntry e, bool leaf,
     return EntryRule::kWithheldWithoutPolicy;
   if (is_write_withheld(e) && e.writable())
     return EntryRule::kWithheldWhileWritable;
-  if (!tracked && (e.raw() & EptSwBits::kSavedMask) != 0)
+  // The marker on a present entry would make "tracked" depend on R/W/X alone: forbidden.
+  if (!tracked && (e.raw() & (EptSwBits::kSavedMask | EptSwBits::kTracked)) != 0)
     return EntryRule::kSavedBitsUntracked;
   if (!tracked)
     return EntryRule::kOk;

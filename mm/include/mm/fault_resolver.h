@@ -155,8 +155,12 @@ constexpr FaultResolution plan_fault(arch::EptEntry old, arch::EptLevel level, A
     return detail::violate(refused, Violation::kWouldMisconfigure);
   }
   r.after = next;
-  if (!access.allowed_by(next) && !r.has(FaultResolution::kNeedsSplit))
-    return detail::violate(r, detail::why_still_denied(next, access));
+  // After a split the write is the split's business; anything else still denied is not.
+  const AccessSet still_needed = r.has(FaultResolution::kNeedsSplit)
+                                     ? AccessSet(access.read(), false, access.fetch())
+                                     : access;
+  if (!still_needed.allowed_by(next))
+    return detail::violate(r, detail::why_still_denied(next, still_needed));
   return r;
 }
 
@@ -165,10 +169,10 @@ constexpr FaultResolution plan_fault(arch::EptEntry old, arch::EptLevel level, A
 // fault spurious, or aged it again); after `policy.max_attempts` losses it gives up with
 // Error::kRetryLimit and nothing written, and hv/ simply resumes the guest, which faults
 // again if it still has to.
-template <typename Slot>
-requires EntrySlot<std::remove_cvref_t<Slot>> arch::Result<FaultResolution> resolve_fault(
-    Slot&& leaf, arch::EptLevel level, AccessSet access, const arch::EptCapabilities& caps,
-    const ResolverPolicy& policy = {}) {
+template <EntrySlotRef Slot>
+arch::Result<FaultResolution> resolve_fault(Slot&& leaf, arch::EptLevel level, AccessSet access,
+                                            const arch::EptCapabilities& caps,
+                                            const ResolverPolicy& policy = {}) {
   arch::EptEntry old = leaf.load();
   for (unsigned attempt = 1; attempt <= policy.max_attempts; ++attempt) {
     FaultResolution plan = plan_fault(old, level, access, caps, policy);

@@ -32,11 +32,14 @@ struct AgeReport {
 
 // Error::kRetryLimit: every attempt lost a race; the entry is unchanged by this call and is
 // left for the next pass (report it as accessed, since something keeps changing it).
-// Error::kInvalidArgument: the aged value would break check_entry; nothing is written.
-template <typename Slot>
-requires EntrySlot<std::remove_cvref_t<Slot>> arch::Result<AgeReport> age_live_entry(
-    Slot&& entry, arch::EptLevel level, TrackingMode mode, const arch::EptCapabilities& caps,
-    unsigned max_attempts = kMaxCasAttempts) {
+// Error::kInvalidArgument: `mode` does not fit `caps`, or the aged value would break
+// check_entry (the entry was already illegal); nothing is written.
+template <EntrySlotRef Slot>
+arch::Result<AgeReport> age_live_entry(Slot&& entry, arch::EptLevel level, TrackingMode mode,
+                                       const arch::EptCapabilities& caps,
+                                       unsigned max_attempts = kMaxCasAttempts) {
+  if (!tracking_mode_fits(mode, caps))
+    return arch::Error::kInvalidArgument;
   arch::EptEntry old = entry.load();
   for (unsigned attempt = 1; attempt <= max_attempts; ++attempt) {
     const AgeResult aged = age(old, level, mode);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <concepts>
 #include <cstdint>
+#include <type_traits>
 
 #include "arch/ept_entry.h"
 
@@ -44,7 +45,12 @@ template <typename T>
 concept EntrySlot = requires(T& slot, arch::EptEntry& expected, arch::EptEntry desired) {
   { slot.load() } -> std::same_as<arch::EptEntry>;
   { slot.compare_exchange(expected, desired) } -> std::same_as<bool>;
+  { slot.exchange(desired) } -> std::same_as<arch::EptEntry>;
 };
+
+// A slot passed by value, reference or as a temporary (`resolve_fault(LiveEntry(e), ...)`).
+template <typename T>
+concept EntrySlotRef = EntrySlot<std::remove_cvref_t<T>>;
 
 static_assert(EntrySlot<LiveEntry>);
 static_assert(std::atomic_ref<uint64_t>::required_alignment == alignof(uint64_t),

@@ -1,0 +1,188 @@
+; VMX launch and VM-exit entry stubs (System V AMD64 ABI on the C++ side).
+;
+; agevisor_vmlaunch: VMLAUNCH with guest RSP/RIP/RFLAGS taken from this very call, so a
+;   successful launch continues *as the guest* at .guest_resume, which returns 0 to the
+;   caller: the firmware goes on running, now in VMX non-root operation. A failed launch
+;   returns 1 (VMfailInvalid) or 2 (VMfailValid) in the host.
+;
+; agevisor_vmexit_entry: HOST_RIP. Saves the guest's general registers as arch::GuestGprs
+;   (rax first, at the lowest address; RSP lives in the VMCS), calls
+;       bool hv_vmexit_handler(GuestGprs* gprs, void* vcpu)
+;   with the vcpu pointer stored at [HOST_RSP], then VMRESUMEs if it returned true, or
+;   calls hv_vmexit_stop(gprs, vcpu) (does not return) otherwise. A failed VMRESUME calls
+;   hv_vmresume_failed(rflags, vcpu) (does not return).
+;
+; VMCS field encodings used here [SDM 3D "Field Encoding in VMCS"]:
+GUEST_RSP    equ 0x681C
+GUEST_RIP    equ 0x681E
+GUEST_RFLAGS equ 0x6820
+
+default rel
+section .text
+
+extern hv_vmexit_handler
+extern hv_vmexit_stop
+extern hv_vmresume_failed
+
+%macro PUSH_GPRS 0
+    push r15
+    push r14
+    push r13
+    push r12
+    push r11
+    push r10
+    push r9
+    push r8
+    push rdi
+    push rsi
+    push rbp
+    push rbx
+    push rdx
+    push rcx
+    push rax
+%endmacro
+
+%macro POP_GPRS 0
+    pop rax
+    pop rcx
+    pop rdx
+    pop rbx
+    pop rbp
+    pop rsi
+    pop rdi
+    pop r8
+    pop r9
+    pop r10
+    pop r11
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+%endmacro
+
+GPRS_SIZE equ 15 * 8
+
+global agevisor_vmlaunch
+agevisor_vmlaunch:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    pushfq
+    mov rdx, [rsp]
+    mov rax, GUEST_RFLAGS
+    vmwrite rax, rdx
+    mov rax, GUEST_RSP
+    vmwrite rax, rsp
+    lea rdx, [agevisor_vmlaunch_guest_resume]
+    mov rax, GUEST_RIP
+    vmwrite rax, rdx
+    vmlaunch
+    ; Still the host: the launch failed. CF -> 1 (VMfailInvalid), ZF -> 2 (VMfailValid).
+    mov eax, 1
+    jc .failed
+    mov eax, 2
+.failed:
+    popfq
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+global agevisor_vmlaunch_entry_failed
+agevisor_vmlaunch_entry_failed:
+    ; Back in the firmware context after a failed VM entry (see agevisor_resume_native).
+    mov eax, 3
+    jmp agevisor_vmlaunch.failed
+global agevisor_vmlaunch_guest_resume
+agevisor_vmlaunch_guest_resume:
+    ; The guest: same stack, same callee-saved registers as at the call.
+    popfq
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    xor eax, eax
+    ret
+
+global agevisor_vmexit_entry
+agevisor_vmexit_entry:
+    ; HOST_RSP is 16-byte aligned and [HOST_RSP] holds the vcpu pointer.
+    PUSH_GPRS
+    mov rdi, rsp
+    mov rsi, [rsp + GPRS_SIZE]
+    sub rsp, 8                      ; HOST_RSP - 120 - 8: 16-byte aligned for the call
+    call hv_vmexit_handler wrt ..plt
+    add rsp, 8
+    test al, al
+    jz .stop
+    POP_GPRS
+    vmresume
+    ; Still the host: VMRESUME failed.
+    pushfq
+    pop rdi
+    mov rsi, [rsp]
+    and rsp, -16
+    call hv_vmresume_failed wrt ..plt
+    ud2
+.stop:
+    mov rdi, rsp
+    mov rsi, [rsp + GPRS_SIZE]
+    and rsp, -16
+    call hv_vmexit_stop wrt ..plt
+    ud2
+
+; struct arch::NativeContext offsets (arch/include/arch/native_context.h)
+NC_CR3    equ 0
+NC_GDTR   equ 16
+NC_IDTR   equ 32
+NC_CS     equ 48
+NC_SS     equ 56
+NC_DS     equ 64
+NC_ES     equ 72
+NC_FS     equ 80
+NC_GS     equ 88
+NC_FSBASE equ 96
+NC_GSBASE equ 104
+NC_RSP    equ 112
+NC_RFLAGS equ 120
+NC_RIP    equ 128
+NC_RAX    equ 136
+
+global agevisor_resume_native
+agevisor_resume_native:
+    mov rbx, rdi
+    mov rax, [rbx + NC_CR3]
+    mov cr3, rax
+    lgdt [rbx + NC_GDTR]
+    lidt [rbx + NC_IDTR]
+    mov ax, [rbx + NC_DS]
+    mov ds, ax
+    mov ax, [rbx + NC_ES]
+    mov es, ax
+    mov ax, [rbx + NC_FS]
+    mov fs, ax
+    mov ax, [rbx + NC_GS]
+    mov gs, ax
+    mov ecx, 0xC0000100             ; IA32_FS_BASE
+    mov eax, [rbx + NC_FSBASE]
+    mov edx, [rbx + NC_FSBASE + 4]
+    wrmsr
+    mov ecx, 0xC0000101             ; IA32_GS_BASE
+    mov eax, [rbx + NC_GSBASE]
+    mov edx, [rbx + NC_GSBASE + 4]
+    wrmsr
+    ; IRETQ loads SS:RSP, RFLAGS and CS:RIP at once.
+    push qword [rbx + NC_SS]
+    push qword [rbx + NC_RSP]
+    push qword [rbx + NC_RFLAGS]
+    push qword [rbx + NC_CS]
+    push qword [rbx + NC_RIP]
+    mov rax, [rbx + NC_RAX]
+    iretq

@@ -1,0 +1,23 @@
+// Starting agevisor on the boot processor from efi_main.
+#pragma once
+
+#include "boot/uefi.h"
+#include "hv/cpu_snapshot.h"
+#include "mm/tracking_mode.h"
+
+namespace boot {
+
+struct StartOptions {
+  mm::TrackingMode tracking_mode = mm::TrackingMode::kRwxStash;
+  bool hide_hypervisor = false;
+  bool corrupt_guest_state = false;  // debug: make the first VM entry fail
+  bool console_mirrors_serial = false;
+};
+
+// Copies the image into runtime-services memory and rebases it, allocates the hypervisor's
+// memory, prepares VMX in the copy and launches. EFI_SUCCESS: this function returns as the
+// guest of agevisor. Any error: VMX is off again, everything is freed, the firmware goes on.
+EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
+                            const hv::CpuSnapshot& snapshot, const StartOptions& options);
+
+}  // namespace boot

@@ -1,0 +1,361 @@
+// The VM-exit path as pure code over two seams (hv/exits/exit_seams.h): one dispatcher that
+// only routes, short handlers that return what to do, RIP advanced in one place, events
+// whose delivery the exit interrupted re-injected, and NMIs that hit the host handed to the
+// guest. The target instantiates it with VMREAD/VMWRITE and the real instructions; host
+// tests with a FakeVmcs. What needs the machine itself (dumps, halting, reset, undoing a
+// failed entry) is returned as an ExitAction for the target to carry out.
+// [SDM 3C "VM Exits", "VM-Exit Information Fields"; SimpleVisor ShvVmxHandleExit]
+#pragma once
+
+#include <cstdint>
+
+#include "arch/cr_access_qualification.h"
+#include "arch/exit_reason.h"
+#include "arch/guest_gprs.h"
+#include "arch/interruptibility_state.h"
+#include "arch/interruption_info.h"
+#include "arch/vmx_controls.h"
+#include "arch/vmx_cr_fixed.h"
+#include "hv/control_register_write.h"
+#include "hv/event_redelivery.h"
+#include "hv/exits/exit_seams.h"
+#include "hv/guest_cpuid.h"
+#include "hv/hypercall.h"
+#include "hv/msr_bitmap.h"
+#include "hv/rip_advance.h"
+#include "hv/vcpu_state.h"
+#include "hv/xsetbv_check.h"
+
+namespace hv {
+
+enum class ExitAction : uint8_t {
+  kResume,       // re-enter the guest as it is
+  kAdvance,      // the instruction was emulated: move RIP past it
+  kInjected,     // an exception replaces the instruction: RIP stays
+  kHalt,         // agevisor cannot continue this guest: dump its state and halt
+  kReset,        // the guest triple-faulted: reset the platform
+  kEntryFailed,  // the VM entry failed (exit reason bit 31): report and undo
+};
+
+inline constexpr uint8_t kVectorUd = 6;
+inline constexpr uint8_t kVectorGp = 13;
+inline constexpr uint8_t kVectorNmi = 2;
+inline constexpr uint32_t kNoErrorCode = ~0u;
+
+namespace exits {
+
+using arch::VmcsField16;
+using arch::VmcsField32;
+using arch::VmcsField64;
+using arch::VmcsFieldNatural;
+
+template <VmcsAccess V>
+ExitAction inject_exception(V& vmcs, uint8_t vector, uint32_t error_code) {
+  const bool has_error = error_code != kNoErrorCode;
+  const auto info =
+      arch::InterruptionInfo::make(arch::InterruptionType::kHardwareException, vector, has_error);
+  vmcs.write(VmcsField32::kEntryInterruptionInfo, info.raw());
+  if (has_error)
+    vmcs.write(VmcsField32::kEntryExceptionErrorCode, error_code);
+  return ExitAction::kInjected;
+}
+
+template <VmcsAccess V>
+unsigned guest_cpl(V& vmcs) {
+  return (vmcs.read(VmcsField32::kGuestSsAccessRights) >> 5) & 3;
+}
+
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_cpuid(VcpuState& vcpu, V&, C& cpu, arch::GuestGprs& r) {
+  const auto leaf = static_cast<uint32_t>(r.rax);
+  const auto subleaf = static_cast<uint32_t>(r.rcx);
+  const auto result =
+      filter_guest_cpuid(leaf, subleaf, cpu.cpuid(leaf, subleaf), vcpu.cpuid_policy);
+  r.rax = result.eax;
+  r.rbx = result.ebx;
+  r.rcx = result.ecx;
+  r.rdx = result.edx;
+  return ExitAction::kAdvance;
+}
+
+template <VmcsAccess V>
+ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, arch::GuestGprs& r) {
+  HypercallRegisters regs{r.rax, r.rbx, r.rcx, r.rdx};
+  HypercallContext context;
+  context.guest_cpl = guest_cpl(vmcs);
+  context.apic_id = vcpu.apic_id;
+  context.exit_count = vcpu.exit_count;
+  handle_hypercall(regs, context);
+  r.rax = regs.rax;
+  r.rbx = regs.rbx;
+  r.rcx = regs.rcx;
+  r.rdx = regs.rdx;
+  return ExitAction::kAdvance;
+}
+
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_xsetbv(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+  const uint64_t value = (r.rdx << 32) | (r.rax & 0xFFFF'FFFF);
+  const auto xcr = static_cast<uint32_t>(r.rcx);
+  if (!xsetbv_is_valid(guest_cpl(vmcs), xcr, value, vcpu.supported_xcr0)) {
+    return inject_exception(vmcs, kVectorGp, 0);
+  }
+  cpu.xsetbv(xcr, value);
+  return ExitAction::kAdvance;
+}
+
+// RDMSR exits for MSRs outside the bitmap's ranges and for the ones agevisor intercepts.
+// VMX is hidden from the guest, so its capability MSRs do not exist for it; any other MSR is
+// read for the guest, and a #GP the host takes becomes the guest's.
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_rdmsr(V& vmcs, C& cpu, arch::GuestGprs& r) {
+  const auto msr = static_cast<uint32_t>(r.rcx);
+  uint64_t value = 0;
+  if (is_vmx_capability_msr(msr) || !cpu.rdmsr_safe(msr, &value)) {
+    return inject_exception(vmcs, kVectorGp, 0);
+  }
+  r.rax = value & 0xFFFF'FFFF;
+  r.rdx = value >> 32;
+  return ExitAction::kAdvance;
+}
+
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_wrmsr(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+  const auto msr = static_cast<uint32_t>(r.rcx);
+  const uint64_t value = (r.rdx << 32) | (r.rax & 0xFFFF'FFFF);
+  if (is_vmx_capability_msr(msr) || !cpu.wrmsr_safe(msr, value)) {
+    return inject_exception(vmcs, kVectorGp, 0);
+  }
+  // The stand-in EPT carries no MTRR types yet; with the MTRR-typed map (mm part 2) this
+  // retypes the range and flushes.
+  if (is_mtrr_msr(msr, vcpu.msr_policy))
+    ++vcpu.mtrr_writes;
+  return ExitAction::kAdvance;
+}
+
+template <VmcsAccess V>
+ControlRegisterState control_register_state(V& vmcs) {
+  ControlRegisterState state;
+  state.cr0_shadow = vmcs.read(VmcsFieldNatural::kCr0ReadShadow);
+  state.cr4_shadow = vmcs.read(VmcsFieldNatural::kCr4ReadShadow);
+  state.cr3 = vmcs.read(VmcsFieldNatural::kGuestCr3);
+  state.efer = vmcs.read(VmcsField64::kGuestEfer);
+  state.entry_controls = vmcs.read(VmcsField32::kEntryControls);
+  state.cs_long = (vmcs.read(VmcsField32::kGuestCsAccessRights) & arch::bit(13)) != 0;
+  return state;
+}
+
+// Applies a decision of hv::write_cr0 / write_cr4.
+template <VmcsAccess V, ExitCpu C>
+ExitAction apply_cr_write(V& vmcs, C& cpu, const ControlRegisterWrite& w, VmcsFieldNatural guest,
+                          VmcsFieldNatural shadow) {
+  if (w.inject_gp)
+    return inject_exception(vmcs, kVectorGp, 0);
+  vmcs.write(guest, w.guest_value);
+  vmcs.write(shadow, w.read_shadow);
+  vmcs.write(VmcsField64::kGuestEfer, w.efer);
+  vmcs.write(VmcsField32::kEntryControls, w.entry_controls);
+  const bool vpid =
+      (vmcs.read(VmcsField32::kSecondaryProcbasedControls) & arch::proc_based2::kVpid) != 0;
+  if (w.flush_guest_tlb && vpid)
+    cpu.invvpid_single_context(vmcs.read(VmcsField16::kVpid));
+  return ExitAction::kAdvance;
+}
+
+// The general register a MOV CR names [SDM 3C "Exit Qualification for Control-Register
+// Accesses"]; 4 is RSP, which the VMCS holds.
+template <VmcsAccess V>
+uint64_t read_gpr(V& vmcs, const arch::GuestGprs& r, unsigned index) {
+  switch (index) {
+    case 0:
+      return r.rax;
+    case 1:
+      return r.rcx;
+    case 2:
+      return r.rdx;
+    case 3:
+      return r.rbx;
+    case 4:
+      return vmcs.read(VmcsFieldNatural::kGuestRsp);
+    case 5:
+      return r.rbp;
+    case 6:
+      return r.rsi;
+    case 7:
+      return r.rdi;
+    case 8:
+      return r.r8;
+    case 9:
+      return r.r9;
+    case 10:
+      return r.r10;
+    case 11:
+      return r.r11;
+    case 12:
+      return r.r12;
+    case 13:
+      return r.r13;
+    case 14:
+      return r.r14;
+    default:
+      return r.r15;
+  }
+}
+
+// MOV to CR0/CR4 and LMSW that touched a bit in the guest/host masks. MOV from CR0/CR4
+// read the shadows without exiting; CLTS, CR3 and CR8 accesses are not intercepted.
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_cr_access(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+  using Access = arch::CrAccessQualification::Access;
+  const auto q =
+      arch::CrAccessQualification::from_raw(vmcs.read(VmcsFieldNatural::kExitQualification));
+  const auto cr0_rules = arch::CrFixedBits::guest_cr0(vcpu.cr0_fixed0, vcpu.cr0_fixed1, true);
+  const arch::CrFixedBits cr4_rules{vcpu.cr4_fixed0, vcpu.cr4_fixed1};
+  uint64_t cr0_value = 0;
+  if (q.access == Access::kMovToCr && q.cr == 4) {
+    return apply_cr_write(
+        vmcs, cpu, write_cr4(control_register_state(vmcs), read_gpr(vmcs, r, q.gpr), cr4_rules),
+        VmcsFieldNatural::kGuestCr4, VmcsFieldNatural::kCr4ReadShadow);
+  }
+  if (q.access == Access::kMovToCr && q.cr == 0) {
+    cr0_value = read_gpr(vmcs, r, q.gpr);
+  } else if (q.access == Access::kLmsw) {
+    cr0_value = lmsw_cr0_value(vmcs.read(VmcsFieldNatural::kCr0ReadShadow), q.lmsw_source);
+  } else {
+    return ExitAction::kHalt;
+  }
+  return apply_cr_write(vmcs, cpu, write_cr0(control_register_state(vmcs), cr0_value, cr0_rules),
+                        VmcsFieldNatural::kGuestCr0, VmcsFieldNatural::kCr0ReadShadow);
+}
+
+// The one place RIP moves forward [hv/rip_advance.h].
+template <VmcsAccess V>
+void advance_guest_rip(V& vmcs) {
+  GuestStep s;
+  s.rip = vmcs.read(VmcsFieldNatural::kGuestRip);
+  s.rflags = vmcs.read(VmcsFieldNatural::kGuestRflags);
+  s.interruptibility = vmcs.read(VmcsField32::kGuestInterruptibilityState);
+  s.pending_debug_exceptions = vmcs.read(VmcsFieldNatural::kGuestPendingDebugExceptions);
+  const bool long_mode =
+      (vmcs.read(VmcsField32::kEntryControls) & arch::entry_ctls::kIa32eModeGuest) != 0;
+  s.code64 = long_mode && (vmcs.read(VmcsField32::kGuestCsAccessRights) & arch::bit(13)) != 0;
+  s = advance_rip(s, vmcs.read(VmcsField32::kExitInstructionLength));
+  vmcs.write(VmcsFieldNatural::kGuestRip, s.rip);
+  vmcs.write(VmcsField32::kGuestInterruptibilityState, s.interruptibility);
+  vmcs.write(VmcsFieldNatural::kGuestPendingDebugExceptions, s.pending_debug_exceptions);
+}
+
+// An exit that interrupted the delivery of an event must deliver it again, or the guest loses
+// an interrupt or exception. [hv/event_redelivery.h]
+template <VmcsAccess V>
+void redeliver_interrupted_event(V& vmcs, const arch::ExitReason& reason) {
+  const auto vectoring =
+      arch::InterruptionInfo::from_raw(vmcs.read(VmcsField32::kIdtVectoringInfo));
+  const bool nmi_unblocking =
+      reason.basic == arch::BasicExitReason::kEptViolation &&
+      (vmcs.read(VmcsFieldNatural::kExitQualification) & arch::bit(12)) != 0;
+  const EventRedelivery plan =
+      plan_event_redelivery(vectoring, vmcs.read(VmcsField32::kIdtVectoringErrorCode),
+                            vmcs.read(VmcsField32::kExitInstructionLength), nmi_unblocking);
+  uint32_t interruptibility = vmcs.read(VmcsField32::kGuestInterruptibilityState);
+  if (plan.set_nmi_blocking)
+    interruptibility |= arch::interruptibility::kBlockingByNmi;
+  if (plan.clear_nmi_blocking)
+    interruptibility &= ~arch::interruptibility::kBlockingByNmi;
+  vmcs.write(VmcsField32::kGuestInterruptibilityState, interruptibility);
+  if (!plan.inject)
+    return;
+  vmcs.write(VmcsField32::kEntryInterruptionInfo, plan.entry_info.raw());
+  vmcs.write(VmcsField32::kEntryExceptionErrorCode, plan.error_code);
+  vmcs.write(VmcsField32::kEntryInstructionLength, plan.instruction_length);
+}
+
+// An NMI that hit the host belongs to the guest. It is injected when no other event is being
+// injected and the guest does not block NMIs (or an STI/MOV SS shadow is open); otherwise it
+// waits for a later exit. (No NMI-window exiting: that needs virtual NMIs, which need NMI
+// exiting, which agevisor leaves off so guest NMIs never exit.)
+template <VmcsAccess V>
+void inject_pending_nmi(VcpuState& vcpu, V& vmcs) {
+  if (!vcpu.nmi_pending)
+    return;
+  const auto pending =
+      arch::InterruptionInfo::from_raw(vmcs.read(VmcsField32::kEntryInterruptionInfo));
+  const uint32_t blocking = arch::interruptibility::kBlockingByNmi |
+                            arch::interruptibility::kBlockingBySti |
+                            arch::interruptibility::kBlockingByMovSs;
+  if (pending.valid() || (vmcs.read(VmcsField32::kGuestInterruptibilityState) & blocking) != 0) {
+    return;
+  }
+  vmcs.write(VmcsField32::kEntryInterruptionInfo,
+             arch::InterruptionInfo::make(arch::InterruptionType::kNmi, kVectorNmi, false).raw());
+  vcpu.nmi_pending = false;
+}
+
+template <VmcsAccess V, ExitCpu C>
+ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r,
+                    const arch::ExitReason& reason) {
+  using R = arch::BasicExitReason;
+  switch (reason.basic) {
+    case R::kCpuid:
+      return handle_cpuid(vcpu, vmcs, cpu, r);
+    case R::kVmcall:
+      return handle_vmcall(vcpu, vmcs, r);
+    case R::kXsetbv:
+      return handle_xsetbv(vcpu, vmcs, cpu, r);
+    case R::kRdmsr:
+      return handle_rdmsr(vmcs, cpu, r);
+    case R::kWrmsr:
+      return handle_wrmsr(vcpu, vmcs, cpu, r);
+    case R::kCrAccess:
+      return handle_cr_access(vcpu, vmcs, cpu, r);
+    case R::kInvd:
+      cpu.wbinvd();  // INVD would drop dirty lines the host may own: write them back instead
+      return ExitAction::kAdvance;
+    // The guest sees a processor without VMX or SMX.
+    case R::kGetsec:
+    case R::kVmclear:
+    case R::kVmlaunch:
+    case R::kVmptrld:
+    case R::kVmptrst:
+    case R::kVmread:
+    case R::kVmresume:
+    case R::kVmwrite:
+    case R::kVmxoff:
+    case R::kVmxon:
+    case R::kInvept:
+    case R::kInvvpid:
+    case R::kVmfunc:
+      return inject_exception(vmcs, kVectorUd, kNoErrorCode);
+    case R::kTripleFault:
+      return ExitAction::kReset;
+    // EPT violations halt until access tracking (mm/ resolver) drives the map: the stand-in
+    // map is complete below its cover, so a violation is an access beyond it.
+    default:
+      return ExitAction::kHalt;
+  }
+}
+
+}  // namespace exits
+
+// Handles one VM exit. kResume/kAdvance/kInjected have been fully carried out (RIP moved,
+// events queued); kHalt, kReset and kEntryFailed are for the caller.
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_exit(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+  using arch::VmcsField32;
+  ++vcpu.exit_count;
+  const auto reason = arch::ExitReason::from_raw(vmcs.read(VmcsField32::kExitReason));
+  if (reason.entry_failure)
+    return ExitAction::kEntryFailed;
+  vmcs.write(VmcsField32::kEntryInterruptionInfo, 0);
+  const ExitAction action = exits::dispatch(vcpu, vmcs, cpu, r, reason);
+  if (action == ExitAction::kHalt || action == ExitAction::kReset)
+    return action;
+  if (action == ExitAction::kAdvance)
+    exits::advance_guest_rip(vmcs);
+  if (action != ExitAction::kInjected)
+    exits::redeliver_interrupted_event(vmcs, reason);
+  exits::inject_pending_nmi(vcpu, vmcs);
+  return action;
+}
+
+}  // namespace hv

@@ -1,0 +1,37 @@
+// The two seams of the exit path. On target they are VMREAD/VMWRITE on the current VMCS and
+// the real instructions; in host tests, a FakeVmcs and a FakeExitCpu (tests/fakes).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+
+#include "arch/cpu_io.h"
+#include "arch/vmcs_fields.h"
+
+namespace hv {
+
+template <typename T>
+concept VmcsAccess = requires(T& v, arch::VmcsField16 f16, arch::VmcsField32 f32,
+                              arch::VmcsField64 f64, arch::VmcsFieldNatural fn) {
+  { v.read(f16) } -> std::same_as<uint16_t>;
+  { v.read(f32) } -> std::same_as<uint32_t>;
+  { v.read(f64) } -> std::same_as<uint64_t>;
+  { v.read(fn) } -> std::same_as<uint64_t>;
+  v.write(f16, uint16_t{});
+  v.write(f32, uint32_t{});
+  v.write(f64, uint64_t{});
+  v.write(fn, uint64_t{});
+};
+
+// What the handlers execute on the guest's behalf in VMX root.
+template <typename T>
+concept ExitCpu = requires(T& c, uint32_t u32, uint64_t u64, uint64_t* out) {
+  { c.cpuid(u32, u32) } -> std::same_as<arch::CpuidResult>;
+  { c.rdmsr_safe(u32, out) } -> std::same_as<bool>;  // false: the MSR raised #GP
+  { c.wrmsr_safe(u32, u64) } -> std::same_as<bool>;
+  c.xsetbv(u32, u64);
+  c.wbinvd();
+  c.invvpid_single_context(uint16_t{});
+};
+
+}  // namespace hv

@@ -1,0 +1,36 @@
+// agevisor's load options: the UEFI LoadOptions, converted to ASCII by boot/.
+//
+// Syntax: whitespace-separated `key=value` tokens. The UEFI shell passes the command line
+// including the image path as the first word, so a first token without '=' is skipped as the
+// image path; any later token without '=' is an error. Later keys win over earlier ones.
+// Keys:
+//   track=auto|accessed-bit|rwx-stash   access-tracking mode (default auto)
+//   hide=none|cpuid                     cpuid: no CPUID.1:ECX[31], no signature leaf
+//   debug=none|corrupt-guest-state      make the first VM entry fail (tests the undo path)
+// Growing: add a row to the key table in options.cc and a field here.
+#pragma once
+
+#include <cstddef>
+
+#include "arch/result.h"
+#include "hv/tracking_override.h"
+
+namespace hv {
+
+struct Options {
+  TrackingOverride track = TrackingOverride::kAuto;
+  bool hide_hypervisor = false;
+  bool corrupt_guest_state = false;
+};
+
+// Why parsing failed: a one-line message naming the bad token, and where it starts.
+struct OptionsError {
+  char message[160] = {};
+  size_t offset = 0;  // byte offset of the bad token in the input
+};
+
+// Error::kInvalidArgument on an unknown key, a bad value or a token without '='; `error`
+// (optional) then receives the message.
+arch::Result<Options> parse_options(const char* ascii, OptionsError* error = nullptr);
+
+}  // namespace hv

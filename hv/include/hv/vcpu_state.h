@@ -1,0 +1,33 @@
+// The per-processor state the exit handlers need, free of anything target-only, so the
+// dispatcher runs in host tests over a fake VMCS.
+#pragma once
+
+#include <cstdint>
+
+#include "hv/guest_cpuid.h"
+#include "hv/msr_bitmap.h"
+#include "mm/tracking_mode.h"
+
+namespace hv {
+
+struct VcpuState {
+  uint32_t apic_id = 0;
+  uint64_t exit_count = 0;
+
+  GuestCpuidPolicy cpuid_policy;
+  MsrPolicy msr_policy;
+  uint64_t supported_xcr0 = 0;  // CPUID.(0DH,0):EDX:EAX
+  uint64_t cr0_fixed0 = 0;
+  uint64_t cr0_fixed1 = ~uint64_t{0};
+  uint64_t cr4_fixed0 = 0;
+  uint64_t cr4_fixed1 = ~uint64_t{0};
+  bool advanced_exit_info = false;
+  mm::TrackingMode tracking_mode = mm::TrackingMode::kRwxStash;
+
+  // Set by the host NMI handler when an NMI arrives in VMX root operation; the exit path
+  // injects it into the guest, whose NMI it was.
+  volatile bool nmi_pending = false;
+  uint64_t mtrr_writes = 0;  // guest MTRR writes executed (retyping comes with mm part 2)
+};
+
+}  // namespace hv

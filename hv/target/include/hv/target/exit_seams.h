@@ -1,0 +1,45 @@
+// The exit path's seams on the real processor: VMREAD/VMWRITE on the current VMCS, and the
+// instructions handlers execute for the guest.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/target/cpu.h"
+#include "arch/target/registers.h"
+#include "arch/target/safe_msr.h"
+#include "arch/target/vmx.h"
+#include "hv/exits/exit_seams.h"
+#include "hv/target/vmcs.h"
+
+namespace hv::target {
+
+struct TargetVmcs {
+  uint16_t read(arch::VmcsField16 f) { return vmread(f); }
+  uint32_t read(arch::VmcsField32 f) { return vmread(f); }
+  uint64_t read(arch::VmcsField64 f) { return vmread(f); }
+  uint64_t read(arch::VmcsFieldNatural f) { return vmread(f); }
+  void write(arch::VmcsField16 f, uint16_t v) { vmwrite(f, v); }
+  void write(arch::VmcsField32 f, uint32_t v) { vmwrite(f, v); }
+  void write(arch::VmcsField64 f, uint64_t v) { vmwrite(f, v); }
+  void write(arch::VmcsFieldNatural f, uint64_t v) { vmwrite(f, v); }
+};
+
+struct TargetExitCpu {
+  arch::CpuidResult cpuid(uint32_t leaf, uint32_t subleaf) {
+    return arch::target::cpuid(leaf, subleaf);
+  }
+  bool rdmsr_safe(uint32_t msr, uint64_t* value) { return agevisor_safe_rdmsr(msr, value) == 0; }
+  bool wrmsr_safe(uint32_t msr, uint64_t value) { return agevisor_safe_wrmsr(msr, value) == 0; }
+  void xsetbv(uint32_t xcr, uint64_t value) { arch::target::xsetbv(xcr, value); }
+  void wbinvd() { arch::target::wbinvd(); }
+  void invvpid_single_context(uint16_t vpid) {
+    arch::target::InvvpidDescriptor descriptor;
+    descriptor.vpid = vpid;
+    (void)arch::target::invvpid(1, descriptor);
+  }
+};
+
+static_assert(VmcsAccess<TargetVmcs>);
+static_assert(ExitCpu<TargetExitCpu>);
+
+}  // namespace hv::target

@@ -1,0 +1,46 @@
+// Taking the current processor under VMX. boot/ calls prepare_launch() in the relocated copy
+// of the image (so every host address points into memory that outlives the application),
+// then runs agevisor_vmlaunch() from the original image: a successful launch returns 0 there,
+// as the guest.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/result.h"
+#include "hv/cpu_snapshot.h"
+#include "mm/tracking_mode.h"
+
+namespace hv::target {
+
+// Contiguous 4 KiB pages, zeroed, identity mapped, of a type the OS does not reclaim.
+struct HypervisorRegion {
+  uint64_t base = 0;
+  uint64_t pages = 0;
+};
+
+struct LaunchRequest {
+  const CpuSnapshot* snapshot = nullptr;
+  mm::TrackingMode tracking_mode = mm::TrackingMode::kRwxStash;
+  bool hide_hypervisor = false;
+  // Debug option: one guest-state field is made illegal, so the first VM entry fails and
+  // the failure path (decode, report, undo) runs end to end.
+  bool corrupt_guest_state = false;
+  uint64_t memory_top = 0;  // end of the highest range in the firmware memory map
+  HypervisorRegion region;
+};
+
+// Pages prepare_launch() needs from the region.
+uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g);
+
+// Enables VMX (IA32_FEATURE_CONTROL, CR0/CR4 fixed bits, VMXON), builds the EPT, the host
+// tables and the VMCS, checks the guest state, and leaves the VMCS current. On error nothing
+// stays enabled: VMXOFF has run and CR4.VMXE is clear again.
+arch::Result<void> prepare_launch(const LaunchRequest& request);
+
+// After agevisor_vmlaunch() returned `status` (1 VMfailInvalid, 2 VMfailValid, 3 failed VM
+// entry already reported by the exit path): logs the decoded failure and leaves VMX.
+void finish_failed_launch(int status);
+
+}  // namespace hv::target
+
+extern "C" __attribute__((visibility("hidden"))) int agevisor_vmlaunch();

@@ -1,0 +1,41 @@
+// Shared between the bring-up files of hv/target; not an interface for boot/.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/native_context.h"
+#include "arch/result.h"
+#include "hv/host_tables.h"
+#include "hv/target/launch.h"
+#include "hv/target/vcpu.h"
+
+namespace hv::target {
+
+// Where prepare_launch() put everything, carved from the HypervisorRegion.
+struct Layout {
+  Vcpu* vcpu = nullptr;
+  arch::NativeContext* native = nullptr;  // the firmware context, for undoing a failed entry
+  uint64_t vmxon = 0;
+  uint64_t vmcs = 0;
+  uint64_t msr_bitmap = 0;
+  uint64_t guest_tss = 0;    // a zeroed TSS the guest's TR points at (UEFI runs with TR = 0)
+  uint64_t gdt_and_tss = 0;  // host GDT at +0, host TSS at +1024
+  uint64_t idt = 0;
+  uint64_t host_stack_top = 0;
+  uint64_t ist_tops[kHostIstCount] = {};
+  uint64_t host_tables = 0;
+  uint64_t host_tables_count = 0;
+  uint64_t ept_tables = 0;
+  uint64_t ept_tables_count = 0;
+  uint64_t cover = 0;  // bytes identity-mapped by the host tables and the EPT
+};
+
+// Writes controls, host state and guest state into the current VMCS and checks the guest
+// state. vmcs_setup.cc.
+arch::Result<void> write_vmcs(const LaunchRequest& request, const Layout& layout, uint64_t host_cr3,
+                              uint64_t eptp);
+
+// VMXOFF and CR4.VMXE cleared.
+void leave_vmx();
+
+}  // namespace hv::target

@@ -1,0 +1,29 @@
+// The VM-exit entry point on target: the pure exit path (hv/exits/exit_handler.h) over the
+// real VMCS and instructions, and what only the machine can do: dumps, halts, reset, and
+// undoing a failed first entry. Built -mgeneral-regs-only (a VM exit does not save the
+// guest's SSE/AVX state). Nothing here logs on the normal per-exit path.
+#include "hv/exits/exit_handler.h"
+
+#include "hv/target/exit_seams.h"
+#include "hv/target/exits_internal.h"
+#include "hv/target/log.h"
+
+extern "C" bool hv_vmexit_handler(arch::GuestGprs* gprs, void* opaque) {
+  using namespace hv::target;
+  Vcpu& v = *static_cast<Vcpu*>(opaque);
+  TargetVmcs vmcs;
+  TargetExitCpu cpu;
+  switch (hv::handle_exit(v.state, vmcs, cpu, *gprs)) {
+    case hv::ExitAction::kResume:
+    case hv::ExitAction::kAdvance:
+    case hv::ExitAction::kInjected:
+      return true;
+    case hv::ExitAction::kEntryFailed:
+      handle_entry_failure(v);
+    case hv::ExitAction::kReset:
+      reset_platform(v, *gprs);
+    case hv::ExitAction::kHalt:
+      break;
+  }
+  halt_after_dump(v, *gprs);
+}

@@ -1,0 +1,201 @@
+// Bring-up of VMX on the current processor: region layout, VMX enable, the stand-in EPT and
+// the host tables. The VMCS contents are written by vmcs_setup.cc.
+#include "hv/target/launch.h"
+
+#include "arch/msr.h"
+#include "arch/target/cpu.h"
+#include "arch/target/registers.h"
+#include "arch/target/safe_msr.h"
+#include "arch/target/vmx.h"
+#include "arch/vm_instruction_error.h"
+#include "arch/vmx_cr_fixed.h"
+#include "hv/feature_control_plan.h"
+#include "hv/host_page_tables.h"
+#include "hv/host_tables.h"
+#include "hv/target/launch_internal.h"
+#include "hv/target/log.h"
+#include "hv/target/vmcs.h"
+
+namespace hv::target {
+namespace {
+
+using arch::Error;
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kHostStackPages = 8;
+constexpr uint64_t kIstStackPages = 2;
+
+constexpr uint64_t cover_bytes(uint64_t memory_top) {
+  const uint64_t four_gib = uint64_t{4} << 30;
+  const uint64_t top = memory_top > four_gib ? memory_top : four_gib;
+  return arch::align_up(top, arch::kPageSize1G);
+}
+
+class RegionAllocator {
+ public:
+  explicit RegionAllocator(HypervisorRegion region)
+      : next_(region.base), end_(region.base + region.pages * kPage) {}
+  arch::Result<uint64_t> pages(uint64_t count) {
+    if (next_ + count * kPage > end_)
+      return Error::kNoMemory;
+    const uint64_t base = next_;
+    next_ += count * kPage;
+    return base;
+  }
+
+ private:
+  uint64_t next_;
+  uint64_t end_;
+};
+
+template <typename T>
+T* at(uint64_t phys) {
+  return reinterpret_cast<T*>(phys);  // the host runs identity mapped
+}
+
+arch::Result<Layout> carve(const LaunchRequest& request, bool pages_1g) {
+  RegionAllocator a(request.region);
+  Layout l;
+  l.vcpu = at<Vcpu>(TRY(a.pages(1)));
+  l.native = at<arch::NativeContext>(reinterpret_cast<uint64_t>(l.vcpu) + 2048);
+  l.vmxon = TRY(a.pages(1));
+  l.vmcs = TRY(a.pages(1));
+  l.msr_bitmap = TRY(a.pages(1));
+  l.guest_tss = TRY(a.pages(1));
+  l.gdt_and_tss = TRY(a.pages(1));
+  l.idt = TRY(a.pages(1));
+  l.host_stack_top = TRY(a.pages(kHostStackPages)) + kHostStackPages * kPage;
+  for (uint64_t& top : l.ist_tops)
+    top = TRY(a.pages(kIstStackPages)) + kIstStackPages * kPage;
+  const uint64_t cover = cover_bytes(request.memory_top);
+  l.host_tables_count = host_page_table_count(cover, pages_1g);
+  l.host_tables = TRY(a.pages(l.host_tables_count));
+  l.ept_tables_count = 2 + (cover >> 30);
+  l.ept_tables = TRY(a.pages(l.ept_tables_count));
+  l.cover = cover;
+  return l;
+}
+
+// Stand-in EPT until the mm/ identity-map builder (mm part 2) is wired in: every address
+// below `cover` maps to itself with 2 MiB pages, RWX, write-back, ignore-PAT clear.
+// TEMPORARY: write-back everywhere is wrong for MMIO on real hardware (Bochs does not model
+// memory types); the MTRR-typed map replaces it.
+uint64_t build_stand_in_ept(const Layout& l, bool accessed_dirty) {
+  uint64_t* pml4 = at<uint64_t>(l.ept_tables);
+  uint64_t* pdpt = pml4 + 512;
+  constexpr uint64_t kRwx = 0x7;
+  constexpr uint64_t kWriteBack = uint64_t{6} << 3;
+  constexpr uint64_t kLargePage = arch::bit(7);
+  pml4[0] = (l.ept_tables + kPage) | kRwx;
+  const uint64_t gigabytes = l.cover >> 30;
+  for (uint64_t g = 0; g < gigabytes; ++g) {
+    const uint64_t pd_phys = l.ept_tables + (2 + g) * kPage;
+    pdpt[g] = pd_phys | kRwx;
+    uint64_t* pd = at<uint64_t>(pd_phys);
+    for (uint64_t m = 0; m < 512; ++m) {
+      pd[m] = ((g << 30) | (m << 21)) | kRwx | kWriteBack | kLargePage;
+    }
+  }
+  // EPTP: write-back paging structures, 4-level walk, A/D only in accessed-bit mode.
+  return l.ept_tables | 6 | (uint64_t{3} << 3) | (accessed_dirty ? arch::bit(6) : 0);
+}
+
+void build_host_tables(const Layout& l) {
+  auto* tss = at<arch::Tss64>(l.gdt_and_tss + 1024);
+  *tss = arch::Tss64{};
+  for (unsigned i = 0; i < kHostIstCount; ++i)
+    tss->ist[i] = l.ist_tops[i];
+  *at<HostGdt>(l.gdt_and_tss) = make_host_gdt(reinterpret_cast<uint64_t>(tss));
+  auto* idt = at<arch::InterruptGate64>(l.idt);
+  for (unsigned v = 0; v < 32; ++v)
+    idt[v] = make_host_gate(v, agevisor_host_idt_stubs[v]);
+}
+
+// IA32_FEATURE_CONTROL, the CR0/CR4 fixed bits, then VMXON. [SDM 3C "Enabling and Entering
+// VMX Operation"]
+arch::Result<void> enable_vmx(const CpuSnapshot& s, const Layout& l) {
+  const FeatureControlPlan plan = FeatureControlPlan::from(s.feature_control_msr());
+  if (plan.action == FeatureControlPlan::Action::kRefuse) {
+    log::write_line("vmx: IA32_FEATURE_CONTROL is locked with VMX disabled");
+    return Error::kDisabledByFirmware;
+  }
+  if (plan.action == FeatureControlPlan::Action::kLockAndEnable) {
+    arch::target::wrmsr(arch::msr::kIa32FeatureControl, plan.value_to_write);
+  }
+  const arch::CrFixedBits cr0{s.cr0_fixed0.value, s.cr0_fixed1.value};
+  const arch::CrFixedBits cr4{s.cr4_fixed0.value, s.cr4_fixed1.value};
+  arch::target::write_cr0(cr0.apply(arch::target::read_cr0()));
+  arch::target::write_cr4(cr4.apply(arch::target::read_cr4()));
+
+  *at<uint32_t>(l.vmxon) = s.basic().revision_id();
+  const auto outcome = arch::target::vmxon(l.vmxon);
+  if (outcome != arch::target::VmxOutcome::kSucceed) {
+    log::printf("vmx: VMXON failed (%s)", outcome == arch::target::VmxOutcome::kFailInvalid
+                                              ? "VMfailInvalid"
+                                              : "VMfailValid");
+    arch::target::write_cr4(arch::target::read_cr4() & ~arch::kCr4Vmxe);
+    return Error::kVmxInstructionFailed;
+  }
+  *at<uint32_t>(l.vmcs) = s.basic().revision_id();
+  if (arch::target::vmclear(l.vmcs) != arch::target::VmxOutcome::kSucceed ||
+      arch::target::vmptrld(l.vmcs) != arch::target::VmxOutcome::kSucceed) {
+    log::write_line("vmx: VMCLEAR/VMPTRLD of a fresh VMCS failed");
+    leave_vmx();
+    return Error::kVmxInstructionFailed;
+  }
+  return {};
+}
+
+}  // namespace
+
+void leave_vmx() {
+  (void)arch::target::vmxoff();
+  arch::target::write_cr4(arch::target::read_cr4() & ~arch::kCr4Vmxe);
+}
+
+uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g) {
+  const uint64_t cover = cover_bytes(memory_top);
+  return 7 + kHostStackPages + kHostIstCount * kIstStackPages +
+         host_page_table_count(cover, host_pages_1g) + 2 + (cover >> 30);
+}
+
+arch::Result<void> prepare_launch(const LaunchRequest& request) {
+  const CpuSnapshot& s = *request.snapshot;
+  const bool pages_1g = s.features().pages_1g;
+  const Layout l = TRY(carve(request, pages_1g));
+  log::printf("vmx: region %#lx + %lu pages; identity map below %#lx", request.region.base,
+              request.region.pages, l.cover);
+
+  const auto cr3 = build_host_identity_map(at<uint64_t>(l.host_tables), l.host_tables_count,
+                                           l.host_tables, l.cover, pages_1g);
+  if (!cr3.ok())
+    return cr3.error();
+  build_host_tables(l);
+  const bool ad = request.tracking_mode == mm::TrackingMode::kAccessedBit;
+  const uint64_t eptp = build_stand_in_ept(l, ad);
+  log::write_line("ept: TEMPORARY all-write-back 2 MiB identity map (MTRR-typed map: mm part 2)");
+
+  TRY(enable_vmx(s, l));
+  const auto written = write_vmcs(request, l, cr3.value(), eptp);
+  if (!written.ok()) {
+    leave_vmx();
+    return written.error();
+  }
+  return {};
+}
+
+void finish_failed_launch(int status) {
+  if (status == 1) {
+    log::write_line("vmx: VMLAUNCH failed: VMfailInvalid (no current VMCS)");
+  } else if (status == 2) {
+    const uint32_t error = vmread(arch::VmcsField32::kVmInstructionError);
+    log::printf("vmx: VMLAUNCH failed: VMfailValid, VM-instruction error %u (%s)", error,
+                arch::vm_instruction_error_name(error));
+  } else {
+    log::write_line("vmx: the first VM entry failed; agevisor left VMX, the firmware goes on");
+    return;  // the exit path already reported the failure and left VMX
+  }
+  leave_vmx();
+}
+
+}  // namespace hv::target

@@ -1,0 +1,293 @@
+// The VMCS for the firmware-as-guest: controls, host state, and guest state captured from
+// the processor as it runs now. [SDM 3C "Virtual Machine Control Structures"]
+#include "arch/msr.h"
+#include "arch/target/cpu.h"
+#include "arch/target/registers.h"
+#include "arch/vmx_controls.h"
+#include "arch/vmx_cr_fixed.h"
+#include "hv/guest_capture.h"
+#include "hv/guest_state_checker.h"
+#include "hv/target/launch_internal.h"
+#include "hv/target/log.h"
+#include "hv/target/vmcs.h"
+
+extern "C" __attribute__((visibility("hidden"))) char agevisor_vmexit_entry[];
+
+namespace hv::target {
+namespace {
+
+using arch::VmcsField16;
+using arch::VmcsField32;
+using arch::VmcsField64;
+using arch::VmcsFieldNatural;
+
+constexpr uint64_t kEferLma = arch::bit(10);
+
+arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_guest) {
+  VmxControlsRequest request = agevisor_controls_request();
+  request.pin.optional = 0;  // the preemption timer waits for the aging scheduler
+  request.exit.required |= arch::exit_ctls::kSaveDebugControls;
+  request.entry.required |= arch::entry_ctls::kLoadDebugControls;
+  if (long_mode_guest)
+    request.entry.required |= arch::entry_ctls::kIa32eModeGuest;
+  NegotiationError error;
+  auto controls = negotiate_controls(s, request, &error);
+  if (!controls.ok()) {
+    log::printf("vmx: %s controls: required bits %#x cannot be set", error.control_set,
+                error.missing);
+  }
+  return controls;
+}
+
+void write_controls(VmcsWriter& w, const VmxControls& c, const Layout& l, uint64_t eptp) {
+  w(VmcsField32::kPinbasedControls, c.pin);
+  w(VmcsField32::kProcbasedControls, c.proc);
+  w(VmcsField32::kSecondaryProcbasedControls, c.proc2);
+  w(VmcsField32::kExitControls, c.exit);
+  w(VmcsField32::kEntryControls, c.entry);
+  w(VmcsField32::kExceptionBitmap, 0);
+  w(VmcsField32::kPageFaultErrorCodeMask, 0);
+  w(VmcsField32::kPageFaultErrorCodeMatch, 0);
+  w(VmcsField32::kCr3TargetCount, 0);
+  w(VmcsField32::kExitMsrStoreCount, 0);
+  w(VmcsField32::kExitMsrLoadCount, 0);
+  w(VmcsField32::kEntryMsrLoadCount, 0);
+  w(VmcsField32::kEntryInterruptionInfo, 0);
+  w(VmcsField64::kMsrBitmap, l.msr_bitmap);
+  w(VmcsField64::kEptPointer, eptp);
+  if ((c.proc2 & arch::proc_based2::kVpid) != 0)
+    w(VmcsField16::kVpid, 1);
+  w(VmcsField64::kVmcsLinkPointer, ~uint64_t{0});
+}
+
+void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3) {
+  w(VmcsFieldNatural::kHostCr0, arch::target::read_cr0());
+  w(VmcsFieldNatural::kHostCr3, host_cr3);
+  w(VmcsFieldNatural::kHostCr4, arch::target::read_cr4());
+  w(VmcsField16::kHostCsSelector, kHostCodeSelector);
+  for (auto f :
+       {VmcsField16::kHostSsSelector, VmcsField16::kHostDsSelector, VmcsField16::kHostEsSelector,
+        VmcsField16::kHostFsSelector, VmcsField16::kHostGsSelector}) {
+    w(f, kHostDataSelector);
+  }
+  w(VmcsField16::kHostTrSelector, kHostTssSelector);
+  w(VmcsFieldNatural::kHostFsBase, 0);
+  w(VmcsFieldNatural::kHostGsBase, reinterpret_cast<uint64_t>(l.vcpu));
+  w(VmcsFieldNatural::kHostTrBase, l.gdt_and_tss + 1024);
+  w(VmcsFieldNatural::kHostGdtrBase, l.gdt_and_tss);
+  w(VmcsFieldNatural::kHostIdtrBase, l.idt);
+  w(VmcsField32::kHostSysenterCs, 0);
+  w(VmcsFieldNatural::kHostSysenterEsp, 0);
+  w(VmcsFieldNatural::kHostSysenterEip, 0);
+  w(VmcsField64::kHostEfer, arch::target::rdmsr(arch::msr::kIa32Efer));
+  w(VmcsField64::kHostPat, arch::target::rdmsr(arch::msr::kIa32Pat));
+  // The exit stub finds its vcpu in the word at HOST_RSP (16-byte aligned).
+  const uint64_t host_rsp = l.host_stack_top - 16;
+  *reinterpret_cast<Vcpu**>(host_rsp) = l.vcpu;
+  w(VmcsFieldNatural::kHostRsp, host_rsp);
+  w(VmcsFieldNatural::kHostRip, reinterpret_cast<uint64_t>(agevisor_vmexit_entry));
+}
+
+arch::Result<Segment> capture(const DescriptorTableView& gdt, uint16_t selector, const char* name) {
+  auto segment = capture_segment(gdt, selector);
+  if (!segment.ok())
+    log::printf("vmx: cannot capture %s selector %#x", name, selector);
+  return segment;
+}
+
+// The firmware's state as it is now; RSP, RIP and RFLAGS are written by agevisor_vmlaunch.
+arch::Result<GuestState> capture_guest_state(const Layout& l) {
+  namespace t = arch::target;
+  GuestState g;
+  const auto gdtr = t::sgdt();
+  const auto idtr = t::sidt();
+  const DescriptorTableView gdt{reinterpret_cast<const uint64_t*>(gdtr.base), gdtr.limit};
+  g.cr0 = t::read_cr0();
+  g.cr3 = t::read_cr3();
+  g.cr4 = t::read_cr4();
+  g.dr7 = t::read_dr7();
+  g.cs = TRY(capture(gdt, t::read_cs(), "CS"));
+  g.ss = TRY(capture(gdt, t::read_ss(), "SS"));
+  g.ds = TRY(capture(gdt, t::read_ds(), "DS"));
+  g.es = TRY(capture(gdt, t::read_es(), "ES"));
+  g.fs = TRY(capture(gdt, t::read_fs(), "FS"));
+  g.gs = TRY(capture(gdt, t::read_gs(), "GS"));
+  g.ldtr = TRY(capture(gdt, t::read_ldtr(), "LDTR"));
+  const uint16_t tr = t::read_tr();
+  g.tr = tr == 0 ? make_usable_tr(0, l.guest_tss) : TRY(capture(gdt, tr, "TR"));
+  g.fs.base = t::rdmsr(arch::msr::kIa32FsBase);
+  g.gs.base = t::rdmsr(arch::msr::kIa32GsBase);
+  g.gdtr = {gdtr.base, gdtr.limit};
+  g.idtr = {idtr.base, idtr.limit};
+  g.debugctl = t::rdmsr(arch::msr::kIa32DebugCtl);
+  g.sysenter_cs = t::rdmsr(arch::msr::kIa32SysenterCs);
+  g.sysenter_esp = t::rdmsr(arch::msr::kIa32SysenterEsp);
+  g.sysenter_eip = t::rdmsr(arch::msr::kIa32SysenterEip);
+  g.efer = t::rdmsr(arch::msr::kIa32Efer);
+  g.pat = t::rdmsr(arch::msr::kIa32Pat);
+  g.rflags = t::read_rflags();
+  return g;
+}
+
+void write_segment(VmcsWriter& w, const Segment& s, VmcsField16 selector, VmcsFieldNatural base,
+                   VmcsField32 limit, VmcsField32 access_rights) {
+  w(selector, s.selector);
+  w(base, s.base);
+  w(limit, s.limit);
+  w(access_rights, s.access_rights);
+}
+
+void write_guest_state(VmcsWriter& w, const GuestState& g) {
+  using F16 = VmcsField16;
+  using F32 = VmcsField32;
+  using FN = VmcsFieldNatural;
+  w(FN::kGuestCr0, g.cr0);
+  w(FN::kGuestCr3, g.cr3);
+  w(FN::kGuestCr4, g.cr4);
+  w(FN::kGuestDr7, g.dr7);
+  write_segment(w, g.es, F16::kGuestEsSelector, FN::kGuestEsBase, F32::kGuestEsLimit,
+                F32::kGuestEsAccessRights);
+  write_segment(w, g.cs, F16::kGuestCsSelector, FN::kGuestCsBase, F32::kGuestCsLimit,
+                F32::kGuestCsAccessRights);
+  write_segment(w, g.ss, F16::kGuestSsSelector, FN::kGuestSsBase, F32::kGuestSsLimit,
+                F32::kGuestSsAccessRights);
+  write_segment(w, g.ds, F16::kGuestDsSelector, FN::kGuestDsBase, F32::kGuestDsLimit,
+                F32::kGuestDsAccessRights);
+  write_segment(w, g.fs, F16::kGuestFsSelector, FN::kGuestFsBase, F32::kGuestFsLimit,
+                F32::kGuestFsAccessRights);
+  write_segment(w, g.gs, F16::kGuestGsSelector, FN::kGuestGsBase, F32::kGuestGsLimit,
+                F32::kGuestGsAccessRights);
+  write_segment(w, g.ldtr, F16::kGuestLdtrSelector, FN::kGuestLdtrBase, F32::kGuestLdtrLimit,
+                F32::kGuestLdtrAccessRights);
+  write_segment(w, g.tr, F16::kGuestTrSelector, FN::kGuestTrBase, F32::kGuestTrLimit,
+                F32::kGuestTrAccessRights);
+  w(FN::kGuestGdtrBase, g.gdtr.base);
+  w(F32::kGuestGdtrLimit, g.gdtr.limit);
+  w(FN::kGuestIdtrBase, g.idtr.base);
+  w(F32::kGuestIdtrLimit, g.idtr.limit);
+  w(VmcsField64::kGuestDebugctl, g.debugctl);
+  w(F32::kGuestSysenterCs, static_cast<uint32_t>(g.sysenter_cs));
+  w(FN::kGuestSysenterEsp, g.sysenter_esp);
+  w(FN::kGuestSysenterEip, g.sysenter_eip);
+  w(VmcsField64::kGuestEfer, g.efer);
+  w(VmcsField64::kGuestPat, g.pat);
+  w(FN::kGuestRflags, g.rflags);
+  w(F32::kGuestActivityState, static_cast<uint32_t>(g.activity));
+  w(F32::kGuestInterruptibilityState, g.interruptibility);
+  w(FN::kGuestPendingDebugExceptions, g.pending_debug_exceptions);
+}
+
+// Guest/host masks and read shadows: the guest sees its own CR0/CR4 values while the bits
+// VMX forces stay forced. CR0.PE and PG are in the mask too, so every mode switch exits and
+// the IA-32e-mode-guest entry control can follow EFER.LMA. [SDM 3C "Guest/Host Masks and
+// Read Shadows for CR0 and CR4"]
+void write_cr_shadows(VmcsWriter& w, const Vcpu& v, uint64_t cr0, uint64_t cr4_before_vmxe) {
+  const auto cr0_rules = arch::CrFixedBits::guest_cr0(v.state.cr0_fixed0, v.state.cr0_fixed1, true);
+  const arch::CrFixedBits cr4_rules{v.state.cr4_fixed0, v.state.cr4_fixed1};
+  w(VmcsFieldNatural::kCr0GuestHostMask, cr0_rules.forced_mask() | arch::kCr0Pe | arch::kCr0Pg);
+  w(VmcsFieldNatural::kCr0ReadShadow, cr0);
+  w(VmcsFieldNatural::kCr4GuestHostMask, cr4_rules.forced_mask());
+  w(VmcsFieldNatural::kCr4ReadShadow, cr4_before_vmxe);
+}
+
+GuestCheckContext check_context(const Vcpu& v, const CpuSnapshot& s) {
+  GuestCheckContext c;
+  c.cr0_fixed0 = v.state.cr0_fixed0;
+  c.cr0_fixed1 = v.state.cr0_fixed1;
+  c.cr4_fixed0 = v.state.cr4_fixed0;
+  c.cr4_fixed1 = v.state.cr4_fixed1;
+  c.max_phys_addr = s.address_widths().physical;
+  c.unrestricted_guest = (v.controls.proc2 & arch::proc_based2::kUnrestrictedGuest) != 0;
+  c.ia32e_mode_guest = (v.controls.entry & arch::entry_ctls::kIa32eModeGuest) != 0;
+  c.load_debug_controls = (v.controls.entry & arch::entry_ctls::kLoadDebugControls) != 0;
+  c.load_pat = (v.controls.entry & arch::entry_ctls::kLoadPat) != 0;
+  c.load_efer = (v.controls.entry & arch::entry_ctls::kLoadEfer) != 0;
+  return c;
+}
+
+void init_vcpu(Vcpu& v, const LaunchRequest& r, const Layout& l, uint64_t eptp) {
+  const CpuSnapshot& s = *r.snapshot;
+  v = Vcpu{};
+  v.self = &v;
+  VcpuState& st = v.state;
+  st.apic_id = arch::target::cpuid(1, 0).ebx >> 24;
+  st.cr0_fixed0 = s.cr0_fixed0.value;
+  st.cr0_fixed1 = s.cr0_fixed1.value;
+  st.cr4_fixed0 = s.cr4_fixed0.value;
+  st.cr4_fixed1 = s.cr4_fixed1.value;
+  st.advanced_exit_info = s.ept_capabilities().advanced_exit_info;
+  st.tracking_mode = r.tracking_mode;
+  v.eptp = eptp;
+  v.vmxon_phys = l.vmxon;
+  v.vmcs_phys = l.vmcs;
+  const auto xcr0 = arch::target::cpuid(0xD, 0);
+  st.supported_xcr0 = (uint64_t{xcr0.edx} << 32) | xcr0.eax;
+  st.msr_policy.variable_mtrr_count = static_cast<uint8_t>(s.mtrr_cap.value & 0xFF);
+  st.msr_policy.fixed_mtrrs = (s.mtrr_cap.value & arch::bit(8)) != 0;
+  v.native = l.native;
+}
+
+void log_violations(const GuestStateReport& report) {
+  const int shown =
+      report.count < GuestStateReport::kMaxRecorded ? report.count : GuestStateReport::kMaxRecorded;
+  for (int i = 0; i < shown; ++i) {
+    log::printf("vmx: guest state: %s: %s", report.violations[i].field, report.violations[i].rule);
+  }
+  if (report.count > shown)
+    log::printf("vmx: guest state: %d more", report.count - shown);
+}
+
+}  // namespace
+
+arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t host_cr3,
+                              uint64_t eptp) {
+  Vcpu& v = *l.vcpu;
+  init_vcpu(v, r, l, eptp);
+  GuestState g = TRY(capture_guest_state(l));
+  v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0));
+  v.state.cpuid_policy = {v.controls.proc2, r.hide_hypervisor};
+  MsrBitmap bitmap(reinterpret_cast<uint8_t*>(l.msr_bitmap));
+  configure_msr_bitmap(bitmap, v.state.msr_policy);
+
+  // The firmware context to return to if the first entry fails (agevisor_resume_native).
+  const auto gdtr = arch::target::sgdt();
+  const auto idtr = arch::target::sidt();
+  *l.native = arch::NativeContext{};
+  l.native->cr3 = g.cr3;
+  l.native->gdtr = {gdtr.limit, gdtr.base, {}};
+  l.native->idtr = {idtr.limit, idtr.base, {}};
+  l.native->cs = g.cs.selector;
+  l.native->ss = g.ss.selector;
+  l.native->ds = g.ds.selector;
+  l.native->es = g.es.selector;
+  l.native->fs = g.fs.selector;
+  l.native->gs = g.gs.selector;
+  l.native->fs_base = g.fs.base;
+  l.native->gs_base = g.gs.base;
+
+  VmcsWriter w;
+  write_controls(w, v.controls, l, eptp);
+  write_host_state(w, l, host_cr3);
+  write_guest_state(w, g);
+  write_cr_shadows(w, v, g.cr0, g.cr4 & ~arch::kCr4Vmxe);
+  if (!w.ok()) {
+    log::printf("vmx: VMWRITE of %s failed", arch::vmcs_field_name(w.failed_field()));
+    return arch::Error::kVmxInstructionFailed;
+  }
+
+  const GuestStateReport report = check_guest_state(g, check_context(v, *r.snapshot));
+  if (!report.ok()) {
+    log_violations(report);
+    return arch::Error::kInvalidArgument;
+  }
+  if (r.corrupt_guest_state) {
+    // Written after the check on purpose: the processor, not our checker, must reject it.
+    log::write_line("vmx: debug option: guest TR made an available (not busy) TSS");
+    w(VmcsField32::kGuestTrAccessRights, 0x89);
+  }
+  log::printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x", v.controls.pin,
+              v.controls.proc, v.controls.proc2, v.controls.exit, v.controls.entry);
+  return {};
+}
+
+}  // namespace hv::target

@@ -1,0 +1,15 @@
+# Fails unless every object in OBJECTS is ELF64 x86-64 and has only PC-relative relocations
+# (what `default rel` gives; an absolute R_X86_64_64/32 would need a text relocation).
+foreach(object ${OBJECTS})
+  execute_process(COMMAND ${READELF} -W -h -r ${object} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "readelf failed on ${object}")
+  endif()
+  if(NOT out MATCHES "Class:[ ]+ELF64" OR NOT out MATCHES "Machine:[ ]+Advanced Micro Devices X86-64")
+    message(FATAL_ERROR "${object} is not an ELF64 x86-64 object:\n${out}")
+  endif()
+  if(out MATCHES "R_X86_64_(64|32S?) ")
+    message(FATAL_ERROR "${object} has absolute relocations (missing `default rel`?):\n${out}")
+  endif()
+  message(STATUS "${object}: ELF64, PC-relative relocations only")
+endforeach()

@@ -1,0 +1,87 @@
+// A VMCS as a map from field encoding to value, for host tests of the exit path. Fields
+// never written read as 0, like a freshly cleared VMCS; every write is recorded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "arch/vmcs_fields.h"
+#include "hv/exits/exit_seams.h"
+
+namespace fakes {
+
+class FakeVmcs {
+ public:
+  uint16_t read(arch::VmcsField16 f) const { return static_cast<uint16_t>(get(arch::encoding(f))); }
+  uint32_t read(arch::VmcsField32 f) const { return static_cast<uint32_t>(get(arch::encoding(f))); }
+  uint64_t read(arch::VmcsField64 f) const { return get(arch::encoding(f)); }
+  uint64_t read(arch::VmcsFieldNatural f) const { return get(arch::encoding(f)); }
+  void write(arch::VmcsField16 f, uint16_t v) { put(arch::encoding(f), v); }
+  void write(arch::VmcsField32 f, uint32_t v) { put(arch::encoding(f), v); }
+  void write(arch::VmcsField64 f, uint64_t v) { put(arch::encoding(f), v); }
+  void write(arch::VmcsFieldNatural f, uint64_t v) { put(arch::encoding(f), v); }
+
+  // Test setup: sets a field without recording it as a write by the code under test.
+  template <typename Field, typename Value>
+  void set(Field f, Value v) {
+    fields_[arch::encoding(f)] = static_cast<uint64_t>(v);
+  }
+  template <typename Field>
+  bool written(Field f) const {
+    for (uint32_t e : writes_) {
+      if (e == arch::encoding(f))
+        return true;
+    }
+    return false;
+  }
+
+ private:
+  uint64_t get(uint32_t encoding) const {
+    auto it = fields_.find(encoding);
+    return it == fields_.end() ? 0 : it->second;
+  }
+  void put(uint32_t encoding, uint64_t value) {
+    fields_[encoding] = value;
+    writes_.push_back(encoding);
+  }
+  std::map<uint32_t, uint64_t> fields_;
+  std::vector<uint32_t> writes_;
+};
+
+// The instructions the exit handlers run for the guest, recorded instead of executed.
+struct FakeExitCpu {
+  std::map<uint32_t, arch::CpuidResult> cpuid_leaves;
+  std::map<uint32_t, uint64_t> msrs;  // absent: the MSR raises #GP
+  std::vector<std::pair<uint32_t, uint64_t>> xsetbv_calls;
+  std::vector<std::pair<uint32_t, uint64_t>> wrmsr_calls;
+  int wbinvd_calls = 0;
+  std::vector<uint16_t> invvpid_calls;
+
+  arch::CpuidResult cpuid(uint32_t leaf, uint32_t) {
+    auto it = cpuid_leaves.find(leaf);
+    return it == cpuid_leaves.end() ? arch::CpuidResult{} : it->second;
+  }
+  bool rdmsr_safe(uint32_t msr, uint64_t* value) {
+    auto it = msrs.find(msr);
+    if (it == msrs.end())
+      return false;
+    *value = it->second;
+    return true;
+  }
+  bool wrmsr_safe(uint32_t msr, uint64_t value) {
+    if (msrs.find(msr) == msrs.end())
+      return false;
+    msrs[msr] = value;
+    wrmsr_calls.emplace_back(msr, value);
+    return true;
+  }
+  void xsetbv(uint32_t xcr, uint64_t value) { xsetbv_calls.emplace_back(xcr, value); }
+  void wbinvd() { ++wbinvd_calls; }
+  void invvpid_single_context(uint16_t vpid) { invvpid_calls.push_back(vpid); }
+};
+
+static_assert(hv::VmcsAccess<FakeVmcs>);
+static_assert(hv::ExitCpu<FakeExitCpu>);
+
+}  // namespace fakes

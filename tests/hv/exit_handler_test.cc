@@ -1,0 +1,258 @@
+// The exit path over a fake VMCS: routing, RIP advance, injection, re-delivery and NMIs.
+#include "hv/exits/exit_handler.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_vmcs.h"
+
+namespace {
+
+using arch::BasicExitReason;
+using arch::VmcsField16;
+using arch::VmcsField32;
+using arch::VmcsField64;
+using arch::VmcsFieldNatural;
+using hv::ExitAction;
+
+constexpr uint64_t kRip = 0x7E00'1000;
+constexpr uint32_t kGpInjection = 0x8000'0B0D;  // valid, hardware exception, error code, #GP
+constexpr uint32_t kUdInjection = 0x8000'0306;  // valid, hardware exception, #UD
+
+class ExitHandler : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    vmcs.set(VmcsField32::kEntryControls, arch::entry_ctls::kIa32eModeGuest);
+    vmcs.set(VmcsField32::kGuestCsAccessRights, 0xA09B);  // 64-bit code
+    vmcs.set(VmcsField32::kGuestSsAccessRights, 0xC093);  // CPL 0
+    vmcs.set(VmcsFieldNatural::kGuestRip, kRip);
+    vmcs.set(VmcsFieldNatural::kGuestRflags, 0x202);
+    vmcs.set(VmcsField32::kExitInstructionLength, 3);
+    vmcs.set(VmcsFieldNatural::kCr0ReadShadow, 0x8001'0033);
+    vmcs.set(VmcsFieldNatural::kCr4ReadShadow, 0x668);
+    vmcs.set(VmcsField64::kGuestEfer, 0x500);
+    vcpu.cr0_fixed0 = 0x8000'0021;
+    vcpu.cr0_fixed1 = 0xFFFF'FFFF;
+    vcpu.cr4_fixed0 = 0x2000;
+    vcpu.cr4_fixed1 = 0x3727FF;
+    vcpu.supported_xcr0 = 0x7;
+    vcpu.apic_id = 5;
+  }
+  ExitAction exit(BasicExitReason reason) {
+    vmcs.set(VmcsField32::kExitReason, static_cast<uint32_t>(reason));
+    return hv::handle_exit(vcpu, vmcs, cpu, gprs);
+  }
+  uint32_t injected() const { return vmcs.read(VmcsField32::kEntryInterruptionInfo); }
+  uint64_t rip() const { return vmcs.read(VmcsFieldNatural::kGuestRip); }
+
+  hv::VcpuState vcpu;
+  fakes::FakeVmcs vmcs;
+  fakes::FakeExitCpu cpu;
+  arch::GuestGprs gprs;
+};
+
+TEST_F(ExitHandler, CpuidRunsThroughTheGuestFilterAndAdvancesRip) {
+  cpu.cpuid_leaves[1] = {0x306A9, 0, (1u << 5) | (1u << 6), 0xBFEBFBFF};
+  gprs.rax = 1;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, 0x306A9u);
+  EXPECT_EQ(gprs.rcx, 1u << 31) << "hypervisor bit set, VMX and SMX hidden";
+  EXPECT_EQ(rip(), kRip + 3);
+  EXPECT_EQ(vcpu.exit_count, 1u);
+  EXPECT_EQ(injected(), 0u);
+}
+
+TEST_F(ExitHandler, VmcallAnswersTheCpuHypercall) {
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kCpu);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_EQ(gprs.rbx, 5u);
+  EXPECT_EQ(gprs.rcx, 1u) << "this exit is the first";
+  EXPECT_EQ(rip(), kRip + 3);
+}
+
+TEST_F(ExitHandler, VmcallFromUserModeIsDeniedButStillCompletes) {
+  vmcs.set(VmcsField32::kGuestSsAccessRights, 0xC0F3);  // DPL 3
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kVersion);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kDenied));
+}
+
+TEST_F(ExitHandler, BadXsetbvInjectsGpAndLeavesRip) {
+  gprs.rax = 0x5;  // x87 + AVX without SSE
+  EXPECT_EQ(exit(BasicExitReason::kXsetbv), ExitAction::kInjected);
+  EXPECT_EQ(injected(), kGpInjection);
+  EXPECT_EQ(vmcs.read(VmcsField32::kEntryExceptionErrorCode), 0u);
+  EXPECT_EQ(rip(), kRip);
+  EXPECT_TRUE(cpu.xsetbv_calls.empty());
+  gprs.rax = 0x7;
+  EXPECT_EQ(exit(BasicExitReason::kXsetbv), ExitAction::kAdvance);
+  ASSERT_EQ(cpu.xsetbv_calls.size(), 1u);
+  EXPECT_EQ(cpu.xsetbv_calls[0].second, 0x7u);
+}
+
+TEST_F(ExitHandler, RdmsrReturnsEdxEaxOrTheHostsGp) {
+  cpu.msrs[0x4000'0123] = 0x1122'3344'5566'7788;
+  gprs.rcx = 0x4000'0123;
+  EXPECT_EQ(exit(BasicExitReason::kRdmsr), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, 0x5566'7788u);
+  EXPECT_EQ(gprs.rdx, 0x1122'3344u);
+  gprs.rcx = 0x4000'0999;  // the host's RDMSR faults
+  EXPECT_EQ(exit(BasicExitReason::kRdmsr), ExitAction::kInjected);
+  EXPECT_EQ(injected(), kGpInjection);
+}
+
+TEST_F(ExitHandler, VmxCapabilityMsrsDoNotExistForTheGuest) {
+  cpu.msrs[0x480] = 0xD810000000002B;
+  gprs.rcx = 0x480;
+  EXPECT_EQ(exit(BasicExitReason::kRdmsr), ExitAction::kInjected);
+  EXPECT_EQ(injected(), kGpInjection);
+  EXPECT_EQ(exit(BasicExitReason::kWrmsr), ExitAction::kInjected);
+  EXPECT_TRUE(cpu.wrmsr_calls.empty());
+}
+
+TEST_F(ExitHandler, MtrrWritesAreExecutedAndCounted) {
+  vcpu.msr_policy = {8, true};
+  cpu.msrs[0x2FF] = 0xC06;
+  gprs.rcx = 0x2FF;
+  gprs.rax = 0xC06;
+  EXPECT_EQ(exit(BasicExitReason::kWrmsr), ExitAction::kAdvance);
+  EXPECT_EQ(cpu.msrs[0x2FF], 0xC06u);
+  EXPECT_EQ(vcpu.mtrr_writes, 1u);
+}
+
+TEST_F(ExitHandler, VmxInstructionsAndGetsecRaiseUd) {
+  for (auto reason :
+       {BasicExitReason::kVmxon, BasicExitReason::kVmclear, BasicExitReason::kVmlaunch,
+        BasicExitReason::kVmresume, BasicExitReason::kVmptrld, BasicExitReason::kVmptrst,
+        BasicExitReason::kVmread, BasicExitReason::kVmwrite, BasicExitReason::kVmxoff,
+        BasicExitReason::kInvept, BasicExitReason::kInvvpid, BasicExitReason::kVmfunc,
+        BasicExitReason::kGetsec}) {
+    EXPECT_EQ(exit(reason), ExitAction::kInjected)
+        << arch::exit_reason_name(static_cast<uint32_t>(reason));
+    EXPECT_EQ(injected(), kUdInjection);
+    EXPECT_EQ(rip(), kRip);
+  }
+}
+
+TEST_F(ExitHandler, InvdBecomesWbinvd) {
+  EXPECT_EQ(exit(BasicExitReason::kInvd), ExitAction::kAdvance);
+  EXPECT_EQ(cpu.wbinvd_calls, 1);
+}
+
+TEST_F(ExitHandler, AdvancingRipEndsStiShadowAndPendsSingleStep) {
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, arch::interruptibility::kBlockingBySti);
+  vmcs.set(VmcsFieldNatural::kGuestRflags, 0x302);  // TF
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(vmcs.read(VmcsField32::kGuestInterruptibilityState), 0u);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kGuestPendingDebugExceptions), arch::pending_debug::kBs);
+}
+
+TEST_F(ExitHandler, RipWrapsAt4GiBOutside64BitCode) {
+  vmcs.set(VmcsField32::kEntryControls, 0);
+  vmcs.set(VmcsField32::kGuestCsAccessRights, 0xC09B);
+  vmcs.set(VmcsFieldNatural::kGuestRip, 0xFFFF'FFFE);
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(rip(), 0x1u);
+}
+
+TEST_F(ExitHandler, TripleFaultResetsAndUnknownExitsHalt) {
+  EXPECT_EQ(exit(BasicExitReason::kTripleFault), ExitAction::kReset);
+  EXPECT_EQ(exit(BasicExitReason::kHlt), ExitAction::kHalt);
+  EXPECT_EQ(exit(BasicExitReason::kEptMisconfiguration), ExitAction::kHalt);
+  EXPECT_EQ(rip(), kRip) << "nothing moves on the way to a halt";
+}
+
+TEST_F(ExitHandler, FailedEntryIsReportedBeforeAnythingElse) {
+  vmcs.set(VmcsField32::kExitReason, 0x8000'0021u);
+  EXPECT_EQ(hv::handle_exit(vcpu, vmcs, cpu, gprs), ExitAction::kEntryFailed);
+  EXPECT_FALSE(vmcs.written(VmcsField32::kEntryInterruptionInfo));
+}
+
+TEST_F(ExitHandler, EnablingPagingWithLmeEntersIa32eMode) {
+  vmcs.set(VmcsField32::kEntryControls, 0);
+  vmcs.set(VmcsField32::kGuestCsAccessRights, 0xC09B);
+  vmcs.set(VmcsFieldNatural::kCr0ReadShadow, 0x11);   // protected mode, no paging
+  vmcs.set(VmcsFieldNatural::kCr4ReadShadow, 0x20);   // PAE
+  vmcs.set(VmcsField64::kGuestEfer, 0x100);           // LME
+  vmcs.set(VmcsFieldNatural::kExitQualification, 0);  // MOV to CR0 from RAX
+  gprs.rax = 0x8000'0011;
+  EXPECT_EQ(exit(BasicExitReason::kCrAccess), ExitAction::kAdvance);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kCr0ReadShadow), 0x8000'0011u);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kGuestCr0), 0x8000'0031u) << "NE forced";
+  EXPECT_EQ(vmcs.read(VmcsField64::kGuestEfer), 0x500u) << "LMA set";
+  EXPECT_NE(vmcs.read(VmcsField32::kEntryControls) & arch::entry_ctls::kIa32eModeGuest, 0u);
+}
+
+TEST_F(ExitHandler, SettingCr4VmxeRaisesGp) {
+  vmcs.set(VmcsFieldNatural::kExitQualification, 0x4 | (1u << 8));  // MOV to CR4 from RCX
+  gprs.rcx = 0x668 | 0x2000;
+  EXPECT_EQ(exit(BasicExitReason::kCrAccess), ExitAction::kInjected);
+  EXPECT_EQ(injected(), kGpInjection);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kCr4ReadShadow), 0x668u);
+}
+
+TEST_F(ExitHandler, Cr4WriteThatNeedsATlbFlushInvalidatesTheVpid) {
+  vmcs.set(VmcsField32::kSecondaryProcbasedControls, arch::proc_based2::kVpid);
+  vmcs.set(VmcsField16::kVpid, 1);
+  vmcs.set(VmcsFieldNatural::kCr4ReadShadow, 0x6E8);    // PGE set
+  vmcs.set(VmcsFieldNatural::kExitQualification, 0x4);  // MOV to CR4 from RAX
+  gprs.rax = 0x668;                                     // clear PGE: flushes global entries
+  EXPECT_EQ(exit(BasicExitReason::kCrAccess), ExitAction::kAdvance);
+  ASSERT_EQ(cpu.invvpid_calls.size(), 1u);
+  EXPECT_EQ(cpu.invvpid_calls[0], 1u);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kGuestCr4), 0x668u | 0x2000u);
+  gprs.rax = 0x668 | 0x4;  // TSD: nothing to flush
+  EXPECT_EQ(exit(BasicExitReason::kCrAccess), ExitAction::kAdvance);
+  EXPECT_EQ(cpu.invvpid_calls.size(), 1u);
+}
+
+TEST_F(ExitHandler, EventCutShortByTheExitIsDeliveredAgain) {
+  // A #PF with error code was being delivered when the exit happened.
+  vmcs.set(VmcsField32::kIdtVectoringInfo, 0x8000'0B0E);
+  vmcs.set(VmcsField32::kIdtVectoringErrorCode, 0x2);
+  vcpu.cpuid_policy = {};
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(injected(), 0x8000'0B0Eu);
+  EXPECT_EQ(vmcs.read(VmcsField32::kEntryExceptionErrorCode), 0x2u);
+}
+
+TEST_F(ExitHandler, SoftwareInterruptIsReinjectedWithItsLength) {
+  vmcs.set(VmcsField32::kIdtVectoringInfo, 0x8000'0480);  // INT 0x80, software interrupt
+  hv::exits::redeliver_interrupted_event(vmcs, arch::ExitReason::from_raw(48));
+  EXPECT_EQ(injected(), 0x8000'0480u);
+  EXPECT_EQ(vmcs.read(VmcsField32::kEntryInstructionLength), 3u);
+}
+
+TEST_F(ExitHandler, NmiUnblockedByIretIsBlockedAgain) {
+  vmcs.set(VmcsFieldNatural::kExitQualification, 1u << 12);
+  hv::exits::redeliver_interrupted_event(vmcs, arch::ExitReason::from_raw(48));
+  EXPECT_EQ(vmcs.read(VmcsField32::kGuestInterruptibilityState),
+            arch::interruptibility::kBlockingByNmi);
+}
+
+TEST_F(ExitHandler, HostNmiIsInjectedWhenTheGuestCanTakeIt) {
+  vcpu.nmi_pending = true;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(injected(), 0x8000'0202u) << "valid, NMI, vector 2";
+  EXPECT_FALSE(vcpu.nmi_pending);
+}
+
+TEST_F(ExitHandler, HostNmiWaitsWhileBlockedOrAnotherEventIsQueued) {
+  vcpu.nmi_pending = true;
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, arch::interruptibility::kBlockingByNmi);
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(injected(), 0u);
+  EXPECT_TRUE(vcpu.nmi_pending);
+
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, 0);
+  gprs.rcx = 0x480;
+  EXPECT_EQ(exit(BasicExitReason::kRdmsr), ExitAction::kInjected);
+  EXPECT_EQ(injected(), kGpInjection) << "the #GP goes first";
+  EXPECT_TRUE(vcpu.nmi_pending);
+
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(injected(), 0x8000'0202u);
+  EXPECT_FALSE(vcpu.nmi_pending);
+}
+
+}  // namespace

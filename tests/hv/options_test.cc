@@ -1,0 +1,91 @@
+#include "hv/options.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using hv::TrackingOverride;
+
+TEST(Options, EmptyOrNullInputGivesDefaults) {
+  EXPECT_EQ(hv::parse_options(nullptr).value().track, TrackingOverride::kAuto);
+  EXPECT_EQ(hv::parse_options("").value().track, TrackingOverride::kAuto);
+  EXPECT_EQ(hv::parse_options(" \t\r\n").value().track, TrackingOverride::kAuto);
+}
+
+TEST(Options, TrackAcceptsEachMode) {
+  EXPECT_EQ(hv::parse_options("track=auto").value().track, TrackingOverride::kAuto);
+  EXPECT_EQ(hv::parse_options("track=accessed-bit").value().track, TrackingOverride::kAccessedBit);
+  EXPECT_EQ(hv::parse_options("track=rwx-stash").value().track, TrackingOverride::kRwxStash);
+}
+
+TEST(Options, FirstTokenWithoutEqualsIsTheImagePath) {
+  EXPECT_EQ(hv::parse_options("fs0:\\EFI\\agevisor.efi  track=rwx-stash").value().track,
+            TrackingOverride::kRwxStash);
+  EXPECT_EQ(hv::parse_options("  agevisor.efi").value().track, TrackingOverride::kAuto);
+}
+
+TEST(Options, LaterTokenWithoutEqualsIsAnError) {
+  hv::OptionsError error;
+  auto r = hv::parse_options("agevisor.efi track=auto stray", &error);
+  EXPECT_EQ(r.error(), arch::Error::kInvalidArgument);
+  EXPECT_STREQ(error.message, "option is not key=value: \"stray\"");
+  EXPECT_EQ(error.offset, 24u);
+}
+
+TEST(Options, LaterKeysWin) {
+  EXPECT_EQ(hv::parse_options("track=rwx-stash track=accessed-bit").value().track,
+            TrackingOverride::kAccessedBit);
+}
+
+TEST(Options, UnknownKeyNamesTheToken) {
+  hv::OptionsError error;
+  auto r = hv::parse_options("agevisor.efi colour=blue", &error);
+  EXPECT_FALSE(r.ok());
+  EXPECT_STREQ(error.message,
+               "unknown option \"colour=blue\"; expected a known key: track, hide, debug");
+  EXPECT_EQ(error.offset, 13u);
+}
+
+TEST(Options, HideAndDebugAreFlagsWithNone) {
+  auto r = hv::parse_options("agevisor.efi hide=cpuid debug=corrupt-guest-state");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.value().hide_hypervisor);
+  EXPECT_TRUE(r.value().corrupt_guest_state);
+  r = hv::parse_options("hide=cpuid hide=none debug=none");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().hide_hypervisor);
+  EXPECT_FALSE(r.value().corrupt_guest_state);
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options("hide=everything", &error).ok());
+  EXPECT_STREQ(error.message, "bad value in option \"hide=everything\"; expected hide=none|cpuid");
+}
+
+TEST(Options, BadValueNamesTheTokenAndTheChoices) {
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options("track=accessed", &error).ok());
+  EXPECT_STREQ(error.message,
+               "bad value in option \"track=accessed\"; expected "
+               "track=auto|accessed-bit|rwx-stash");
+  EXPECT_FALSE(hv::parse_options("track=", &error).ok());
+  EXPECT_FALSE(hv::parse_options("track=rwx-stashX", &error).ok());
+  EXPECT_FALSE(hv::parse_options("=x", &error).ok());
+  EXPECT_STREQ(error.message, "option is not key=value: \"=x\"");
+  EXPECT_FALSE(hv::parse_options("tracks=auto", &error).ok()) << "key must match exactly";
+}
+
+TEST(Options, LongBadTokenIsShortenedNotOverflowed) {
+  std::string token = "x=" + std::string(300, 'y');
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options(token.c_str(), &error).ok());
+  std::string message = error.message;
+  EXPECT_NE(message.find("...\""), std::string::npos) << message;
+  EXPECT_LT(message.size(), sizeof error.message);
+}
+
+TEST(Options, ErrorWithoutErrorOutParameterStillFails) {
+  EXPECT_EQ(hv::parse_options("bogus=1 x").error(), arch::Error::kInvalidArgument);
+}
+
+}  // namespace

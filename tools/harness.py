@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""Boots agevisor.efi in Bochs or QEMU (with OVMF) unattended and checks its logs.
+
+The image: a raw FAT32 disk (no partition table) holding agevisor.efi and a startup.nsh.
+OVMF finds no EFI/BOOT/BOOTX64.EFI on it, falls through to its built-in UEFI shell, and the
+shell runs startup.nsh from FS0:, which starts agevisor with the load options and, once
+agevisor returns, echoes a sentinel line (with the shell's %lasterror%): that is how a test
+knows the firmware went on. Under QEMU the script can end by writing a value to the
+isa-debug-exit port, which makes QEMU exit with status (value << 1) | 1.
+
+Logs kept in the work dir: serial.log (COM1, which OVMF's console also uses), e9.log (port
+0xE9: agevisor's own lines, nothing else), bochs.log / bochs.out or qemu.out, and for
+Bochs screen.log (its term display's curses output, drained so Bochs never blocks on it).
+
+The emulator runs in its own process group, gets SIGKILL when we are done (Bochs 2.7 ignores
+SIGTERM), children first, in a `finally`, and is also killed by the kernel if this script
+dies (PR_SET_PDEATHSIG): no stray emulator survives a failure, a timeout or Ctrl-C.
+
+Exit codes: 0 passed, 1 failed, 77 skipped (the emulator or firmware cannot do what the
+case needs; CTest's SKIP_RETURN_CODE).
+
+Environment: AGEVISOR_BOCHS (another Bochs binary, e.g. a 3.0 build), AGEVISOR_QEMU,
+AGEVISOR_OVMF (firmware image, default /usr/share/ovmf/OVMF.fd).
+"""
+import argparse
+import ctypes
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+SENTINEL = "agevisor-e2e: agevisor returned"
+DISK_BYTES = 130 * 16 * 63 * 512  # whole cylinders, so Bochs takes the flat image as is
+# Bochs' own start-up chatter on stdout, around the port 0xE9 bytes.
+BOCHS_NOISE = re.compile(r"^\d{11}[a-z]\[|^ALSA lib|^Bochs connected|^=+$|"
+                         r"^\s+(Bochs x86 Emulator|Built from|Timestamp)|^Next at t=|^\(\d+\) \[0x")
+ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]")
+
+BOCHS_MODELS = {
+    "ivy_bridge": "corei7_ivy_bridge_3770k",  # VMX + EPT, no EPT A/D
+    "haswell": "corei7_haswell_4770",  # VMX + EPT with A/D
+}
+
+
+class Skip(Exception):
+    pass
+
+
+def log(message):
+    print(f"harness: {message}", flush=True)
+
+
+def find_tool(env_var, name):
+    path = os.environ.get(env_var) or shutil.which(name)
+    if not path or not os.access(path, os.X_OK):
+        raise Skip(f"{name} not found (install it with tools/setup or set {env_var})")
+    return path
+
+
+def firmware():
+    path = os.environ.get("AGEVISOR_OVMF", "/usr/share/ovmf/OVMF.fd")
+    if not os.path.isfile(path):
+        raise Skip(f"OVMF firmware {path} not found (package ovmf, or set AGEVISOR_OVMF)")
+    return path
+
+
+def startup_script(options, exit_value):
+    lines = ["@echo -off", "fs0:", "echo agevisor-e2e: starting agevisor",
+             f"agevisor.efi {options}".rstrip(), f"echo {SENTINEL} %lasterror%"]
+    if exit_value is not None:
+        # UEFI shell `mm` writes an I/O port; QEMU's isa-debug-exit then ends the VM.
+        lines.append(f"mm F4 {exit_value:x} -IO -w 1")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def build_disk(workdir, efi, options, exit_value):
+    disk = os.path.join(workdir, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(DISK_BYTES)
+    subprocess.run(["mkfs.vfat", "-F", "32", "-n", "AGEVISOR", disk], check=True,
+                   capture_output=True)
+    script = os.path.join(workdir, "startup.nsh")
+    with open(script, "w", newline="") as f:
+        f.write(startup_script(options, exit_value))
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    subprocess.run(["mcopy", "-o", "-i", disk, efi, script, "::/"], check=True, env=env,
+                   capture_output=True)
+    return disk
+
+
+def bochs_command(args, workdir, disk):
+    bochs = find_tool("AGEVISOR_BOCHS", "bochs")
+    model = BOCHS_MODELS.get(args.cpu, args.cpu)
+    rc = os.path.join(workdir, "bochsrc")
+    with open(rc, "w") as f:
+        f.write(f"""# written by tools/harness.py
+memory: guest={args.memory}, host={args.memory}
+romimage: file={firmware()}
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+cpu: model={model}, count={args.cpus}, ips=50000000
+clock: sync=none, time0=local
+pci: enabled=1, chipset=i440fx
+ata0-master: type=disk, path={disk}, mode=flat
+boot: disk
+display_library: term
+port_e9_hack: enabled=1
+speaker: enabled=0
+com1: enabled=1, mode=file, dev={os.path.join(workdir, "serial.log")}
+log: {os.path.join(workdir, "bochs.log")}
+panic: action=fatal
+error: action={"report" if args.bochs_errors else "ignore"}
+info: action=ignore
+debug: action=ignore
+""")
+    commands = os.path.join(workdir, "bochs.rc")
+    with open(commands, "w") as f:
+        f.write("c\n")  # Debian's Bochs has its debugger on: just continue
+    # A killed Bochs leaves IMAGE.lock behind and the next run refuses the disk.
+    lock = disk + ".lock"
+    if os.path.exists(lock):
+        os.unlink(lock)
+    # E9 output goes to Bochs' stdout, mixed with its banner: bochs.out.
+    return [bochs, "-q", "-f", rc, "-rc", commands], os.path.join(workdir, "bochs.out")
+
+
+def qemu_command(args, workdir, disk):
+    qemu = find_tool("AGEVISOR_QEMU", "qemu-system-x86_64")
+    if args.cpu in BOCHS_MODELS:
+        raise Skip(f"QEMU has no VMX under TCG: cpu '{args.cpu}' needs Bochs")
+    return [qemu, "-machine", "pc", "-accel", "tcg", "-cpu", args.cpu, "-m", str(args.memory),
+            "-smp", str(args.cpus), "-bios", firmware(),
+            "-drive", f"file={disk},format=raw,if=ide", "-net", "none", "-display", "none",
+            "-serial", "none" if args.no_com1 else f"file:{os.path.join(workdir, 'serial.log')}",
+            "-debugcon", f"file:{os.path.join(workdir, 'e9.log')}",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"], \
+        os.path.join(workdir, "qemu.out")
+
+
+def die_with_parent():
+    """Runs in the child before exec: SIGKILL it if the harness goes away."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def descendants(pid):
+    """Every descendant of pid, deepest first (so children die before their parents)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    order = []
+
+    def visit(p):
+        for c in children.get(p, []):
+            visit(c)
+            order.append(c)
+
+    visit(pid)
+    return order
+
+
+def kill_emulator(proc):
+    if proc.poll() is None:
+        for pid in descendants(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # it leads its own group
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+class ScreenDrain:
+    """Bochs' term display writes curses output to a pseudo-terminal of its own and prints
+    'Bochs connected to screen "/dev/pts/N"'. Nobody reads that terminal in a headless run,
+    so once its buffer fills Bochs would block on the next screen update: we open the pts
+    and keep it drained (the bytes go to screen.log)."""
+
+    PTS = re.compile(r'Bochs connected to screen "(/dev/pts/\d+)"')
+
+    def __init__(self, stdout_path, workdir):
+        self.stdout_path = stdout_path
+        self.log_path = os.path.join(workdir, "screen.log")
+        self.fd = None
+
+    def poll(self):
+        if self.fd is None:
+            m = self.PTS.search(read(self.stdout_path))
+            if not m:
+                return
+            try:
+                self.fd = os.open(m.group(1), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+            except OSError:
+                self.fd = -1  # not ours to drain; nothing more to do
+                return
+        if self.fd < 0:
+            return
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if chunks:
+            with open(self.log_path, "ab") as f:
+                f.write(b"".join(chunks))
+
+    def close(self):
+        if self.fd is not None and self.fd >= 0:
+            os.close(self.fd)
+        self.fd = None
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("latin-1")
+    except FileNotFoundError:
+        return ""
+
+
+def clean(text):
+    return ANSI.sub("", text).replace("\r", "")
+
+
+class Logs:
+    def __init__(self, workdir, emulator, stdout_path):
+        self.serial = os.path.join(workdir, "serial.log")
+        self.e9 = stdout_path if emulator == "bochs" else os.path.join(workdir, "e9.log")
+        self.streamed = 0
+
+    def text(self):
+        return clean(read(self.e9)) + "\n" + clean(read(self.serial))
+
+    def stream(self):
+        serial = clean(read(self.serial))
+        if len(serial) > self.streamed:
+            sys.stdout.write(serial[self.streamed:])
+            sys.stdout.flush()
+            self.streamed = len(serial)
+
+
+def run(args):
+    workdir = os.path.abspath(args.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    exit_value = args.expect_exit if args.emulator == "qemu" else None
+    disk = build_disk(workdir, os.path.abspath(args.efi), args.options, exit_value)
+    make = bochs_command if args.emulator == "bochs" else qemu_command
+    command, stdout_path = make(args, workdir, disk)
+    logs = Logs(workdir, args.emulator, stdout_path)
+    log(f"{args.emulator} ({args.cpu}), work dir {workdir}")
+
+    screen = ScreenDrain(stdout_path, workdir) if args.emulator == "bochs" else None
+    start = time.monotonic()
+    finished, status = None, None
+    with open(stdout_path, "wb") as out:
+        proc = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
+        try:
+            while True:
+                if screen:
+                    screen.poll()
+                if args.stream:
+                    logs.stream()
+                status = proc.poll()
+                if args.no_com1 and status is not None:
+                    # no serial log, so no sentinel: the isa-debug-exit value says the shell
+                    # went on after agevisor returned
+                    finished = time.monotonic() - start
+                    break
+                if SENTINEL in logs.text():
+                    finished = time.monotonic() - start
+                    if exit_value is None:
+                        break
+                if status is not None:
+                    break
+                if time.monotonic() - start > args.timeout:
+                    break
+                time.sleep(0.2)
+            if finished is not None and exit_value is not None and status is None:
+                # give the shell a moment to run `mm` and QEMU to exit
+                deadline = time.monotonic() + 20
+                while proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                status = proc.poll()
+        finally:
+            kill_emulator(proc)
+            if screen:
+                screen.close()
+    if args.stream:
+        logs.stream()
+        print(flush=True)
+    return verdict(args, logs, workdir, finished, status, time.monotonic() - start)
+
+
+def verdict(args, logs, workdir, finished, status, elapsed):
+    text = logs.text()
+    problems = []
+    if finished is None:
+        why = "timed out" if status is None else f"emulator exited with status {status}"
+        problems.append(f"no '{SENTINEL}' line ({why} after {elapsed:.1f} s)")
+    for needle in args.expect:
+        if needle not in text:
+            problems.append(f"expected line missing: '{needle}'")
+    for needle in args.reject:
+        if needle in text:
+            problems.append(f"forbidden text present: '{needle}'")
+    if args.emulator == "qemu" and args.expect_exit is not None and finished is not None:
+        if status is None or status % 2 == 0:
+            problems.append(f"QEMU did not exit through isa-debug-exit (status {status})")
+        elif status >> 1 != args.expect_exit:
+            problems.append(f"guest exit value {status >> 1:#x}, expected "
+                            f"{args.expect_exit:#x}")
+        else:
+            log(f"QEMU exited through isa-debug-exit with guest value {status >> 1:#x}")
+    agevisor_lines = [l for l in clean(read(logs.e9)).splitlines()
+                      if l.strip() and not BOCHS_NOISE.search(l)]
+    if problems:
+        log("FAILED:")
+        for p in problems:
+            log(f"  - {p}")
+        log("--- last lines agevisor wrote to port 0xE9 ---")
+        for line in agevisor_lines[-20:]:
+            print(f"  | {line}")
+        log("--- last lines of serial.log ---")
+        for line in clean(read(logs.serial)).splitlines()[-40:]:
+            print(f"  | {line}")
+        bochs_log = os.path.join(workdir, "bochs.log")
+        if os.path.exists(bochs_log):
+            log("--- last lines of bochs.log ---")
+            for line in read(bochs_log).splitlines()[-15:]:
+                print(f"  | {line}")
+        return EXIT_FAIL
+    if not args.stream:  # a streamed run has shown them already
+        log("--- agevisor's lines (port 0xE9) ---")
+        for line in agevisor_lines[-60:]:
+            print(f"  | {line}")
+    log(f"PASSED: boot to the end of startup.nsh took {finished:.1f} s wall time "
+        f"(whole run {elapsed:.1f} s)")
+    return EXIT_PASS
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emulator", choices=["bochs", "qemu"], required=True)
+    parser.add_argument("--cpu", default=None,
+                        help="bochs: ivy_bridge, haswell or a Bochs model name; "
+                        "qemu: a QEMU -cpu model (default qemu64)")
+    parser.add_argument("--efi", required=True, help="agevisor.efi")
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--options", default="", help="agevisor load options")
+    parser.add_argument("--memory", type=int, default=256, help="MiB")
+    parser.add_argument("--cpus", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=240, help="seconds")
+    parser.add_argument("--expect", action="append", default=[], help="text that must appear")
+    parser.add_argument("--reject", action="append", default=["HV_PANIC"],
+                        help="text that must not appear")
+    parser.add_argument("--expect-exit", type=lambda s: int(s, 0), default=None,
+                        help="qemu: startup.nsh ends by writing this to isa-debug-exit")
+    parser.add_argument("--no-com1", action="store_true",
+                        help="qemu: no serial port at all (COM1 absent); the run ends "
+                        "through isa-debug-exit instead of the sentinel (needs --expect-exit)")
+    parser.add_argument("--stream", action="store_true", help="copy serial.log to stdout")
+    parser.add_argument("--bochs-errors", action="store_true",
+                        help="log Bochs errors (every EPT violation!) to bochs.log")
+    args = parser.parse_args()
+    if args.no_com1 and (args.emulator != "qemu" or args.expect_exit is None):
+        parser.error("--no-com1 needs --emulator qemu and --expect-exit")
+    if args.cpu is None:
+        args.cpu = "ivy_bridge" if args.emulator == "bochs" else "qemu64"
+
+    def on_term(signum, _frame):
+        raise SystemExit(128 + signum)  # unwinds through the `finally` that kills the emulator
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    try:
+        return run(args)
+    except Skip as e:
+        log(f"SKIPPED: {e}")
+        return EXIT_SKIP
+    except KeyboardInterrupt:
+        log("interrupted")
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
