@@ -17,6 +17,7 @@
 #include "mm/identity_map.h"
 #include "mm/interfering_slot.h"  // tests/mm: part 1's deterministic race stand-in
 #include "mm/live_aging.h"
+#include "mm/page_pool.h"
 #include "mm/test_caps.h"  // tests/mm: the Bochs capability sets
 #include "mtrr_layout.h"
 
@@ -168,6 +169,21 @@ TEST(LiveSplit, LosingToAnotherSplitHandsTheTableBack) {
   EXPECT_EQ(report.value().kind, SplitReport::Kind::kAlreadySplit);
   EXPECT_EQ(report.value().table, Hpa(0x9000));
   EXPECT_EQ(memory.freed(), 1u);
+}
+
+TEST(LiveSplit, LostTableGoesBackToThePagePool) {
+  const auto caps = mm::test::ivy_bridge();
+  std::vector<uint64_t> backing(3 * mm::kTableEntries);
+  const uint64_t base = arch::align_up(reinterpret_cast<uint64_t>(backing.data()), 4096);
+  mm::PagePool<> pool;
+  ASSERT_TRUE(pool.init(Hpa(base), 2).ok());
+  mm::test::InterferingSlot slot(mm::test::leaf(EptLevel::kPde, 0b111, true));
+  slot.interfere(1, [&](EptEntry) { return mm::table_link(Hpa(0x9000), caps); });
+  auto report = mm::split_live_leaf(pool, slot, EptLevel::kPde, caps);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report.value().kind, SplitReport::Kind::kAlreadySplit);
+  EXPECT_EQ(pool.free_tables(), 1u);
+  EXPECT_EQ(pool.allocate_table().value(), Hpa(base)) << "and is reused first";
 }
 
 TEST(LiveSplit, EndlessInterferenceIsReportedNotSpun) {
