@@ -131,7 +131,7 @@ class IdentityMapBuilder {
   arch::Result<IdentityMap> build() {
     TRY(validate());
     map_.root = TRY(allocate(arch::EptLevel::kPml4e));
-    arch::Result<void> filled = fill(map_.root, arch::EptLevel::kPml4e, 0);
+    arch::Result<void> filled = fill(map_.root, arch::EptLevel::kPml4e, 0, Known{});
     if (!filled.ok()) {
       uint64_t* root = memory_.table(map_.root);
       for (size_t i = 0; i < kTableEntries; ++i)
@@ -176,34 +176,46 @@ class IdentityMapBuilder {
     return table;
   }
 
-  arch::Result<void> fill(arch::Hpa table, arch::EptLevel level, uint64_t base) {
+  // What is known of a block before looking: a block whose class and MTRR type are uniform
+  // has uniform children, which then need no range search or MTRR query of their own.
+  struct Known {
+    bool uniform = false;
+    Class c = Class::kMixed;
+    MemoryType type = MemoryType::kUncacheable;
+  };
+
+  arch::Result<void> fill(arch::Hpa table, arch::EptLevel level, uint64_t base, Known known) {
     const uint64_t span = arch::ept_level_span(level);
     for (size_t i = 0; i < kTableEntries; ++i) {
       const uint64_t a = base + i * span;
       if (a >= map_.top)
         break;
-      const arch::EptEntry e = TRY(entry_for(level, a));
+      const arch::EptEntry e = TRY(entry_for(level, a, known));
       memory_.table(table)[i] = e.raw();  // the table is not linked yet
     }
     return {};
   }
 
-  arch::Result<arch::EptEntry> entry_for(arch::EptLevel level, uint64_t a) {
+  arch::Result<arch::EptEntry> entry_for(arch::EptLevel level, uint64_t a, Known known) {
     const uint64_t span = arch::ept_level_span(level);
-    const Class c = identity_map_detail::classify(spec_, map_.top, a, a + span);
-    if (c == Class::kUnmapped)
-      return arch::EptEntry();
-    if (c != Class::kMixed && identity_map_detail::leaf_allowed(level, spec_.caps) &&
-        (c != Class::kRam || span <= spec_.max_ram_page)) {
-      const RangeType type = spec_.mtrrs->type_of(arch::Gpa(a), span);
-      if (type.uniform)
-        return leaf(level, a, c, type.type);
+    if (!known.uniform) {
+      known.c = identity_map_detail::classify(spec_, map_.top, a, a + span);
+      if (known.c == Class::kUnmapped)
+        return arch::EptEntry();
+      if (known.c != Class::kMixed) {
+        const RangeType type = spec_.mtrrs->type_of(arch::Gpa(a), span);
+        known.uniform = type.uniform;
+        known.type = type.type;
+      }
     }
+    if (known.uniform && identity_map_detail::leaf_allowed(level, spec_.caps) &&
+        (known.c != Class::kRam || span <= spec_.max_ram_page))
+      return leaf(level, a, known.c, known.type);
     // A 4 KiB block is always one class (the map is 4 KiB granular) and one MTRR type.
     HV_ASSERT(level != arch::EptLevel::kPte);
     const auto child_level = static_cast<arch::EptLevel>(static_cast<unsigned>(level) - 1);
     const arch::Hpa child = TRY(allocate(child_level));
-    TRY(fill(child, child_level, a));
+    TRY(fill(child, child_level, a, known));
     arch::EptEntry e;
     e.set_rwx(0b111).set_address(child);
     e.set_user_execute(spec_.caps.mode_based_execute_enabled);
