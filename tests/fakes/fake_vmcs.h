@@ -81,7 +81,25 @@ struct FakeExitCpu {
   void invvpid_single_context(uint16_t vpid) { invvpid_calls.push_back(vpid); }
 };
 
+// The EPT as the exit path sees it: answers as told, records what it was asked.
+struct FakeEpt {
+  hv::EptFaultResult answer = hv::EptFaultResult::kResolved;
+  bool retype_ok = true;
+  std::vector<std::pair<uint64_t, uint64_t>> violations;  // (gpa, qualification)
+  int mtrr_writes = 0;
+
+  hv::EptFaultResult resolve_violation(uint64_t gpa, uint64_t qualification) {
+    violations.emplace_back(gpa, qualification);
+    return answer;
+  }
+  bool mtrrs_written() {
+    ++mtrr_writes;
+    return retype_ok;
+  }
+};
+
 static_assert(hv::VmcsAccess<FakeVmcs>);
+static_assert(hv::EptService<FakeEpt>);
 static_assert(hv::ExitCpu<FakeExitCpu>);
 
 }  // namespace fakes

@@ -39,7 +39,7 @@ class ExitHandler : public ::testing::Test {
   }
   ExitAction exit(BasicExitReason reason) {
     vmcs.set(VmcsField32::kExitReason, static_cast<uint32_t>(reason));
-    return hv::handle_exit(vcpu, vmcs, cpu, gprs);
+    return hv::handle_exit(vcpu, vmcs, cpu, ept, gprs);
   }
   uint32_t injected() const { return vmcs.read(VmcsField32::kEntryInterruptionInfo); }
   uint64_t rip() const { return vmcs.read(VmcsFieldNatural::kGuestRip); }
@@ -47,6 +47,7 @@ class ExitHandler : public ::testing::Test {
   hv::VcpuState vcpu;
   fakes::FakeVmcs vmcs;
   fakes::FakeExitCpu cpu;
+  fakes::FakeEpt ept;
   arch::GuestGprs gprs;
 };
 
@@ -118,6 +119,28 @@ TEST_F(ExitHandler, MtrrWritesAreExecutedAndCounted) {
   EXPECT_EQ(exit(BasicExitReason::kWrmsr), ExitAction::kAdvance);
   EXPECT_EQ(cpu.msrs[0x2FF], 0xC06u);
   EXPECT_EQ(vcpu.mtrr_writes, 1u);
+  EXPECT_EQ(ept.mtrr_writes, 1) << "the EPT follows the new MTRR types";
+  ept.retype_ok = false;
+  EXPECT_EQ(exit(BasicExitReason::kWrmsr), ExitAction::kHalt)
+      << "stale memory types are not something to run on";
+}
+
+TEST_F(ExitHandler, EptViolationsGoToTheEptAndTheGuestRetries) {
+  vmcs.set(VmcsField64::kGuestPhysicalAddress, 0x20'1234);
+  vmcs.set(VmcsFieldNatural::kExitQualification, 0x1);
+  EXPECT_EQ(exit(BasicExitReason::kEptViolation), ExitAction::kResume);
+  ASSERT_EQ(ept.violations.size(), 1u);
+  EXPECT_EQ(ept.violations[0].first, 0x20'1234u);
+  EXPECT_EQ(rip(), kRip) << "the faulting access runs again";
+  ept.answer = hv::EptFaultResult::kDenied;
+  EXPECT_EQ(exit(BasicExitReason::kEptViolation), ExitAction::kHalt);
+}
+
+TEST_F(ExitHandler, EventInterruptedByAnEptViolationIsRedelivered) {
+  // An external interrupt's delivery touched a tracked page (the IDT or the stack).
+  vmcs.set(VmcsField32::kIdtVectoringInfo, 0x8000'0030);
+  EXPECT_EQ(exit(BasicExitReason::kEptViolation), ExitAction::kResume);
+  EXPECT_EQ(injected(), 0x8000'0030u);
 }
 
 TEST_F(ExitHandler, VmxInstructionsAndGetsecRaiseUd) {
@@ -159,12 +182,13 @@ TEST_F(ExitHandler, TripleFaultResetsAndUnknownExitsHalt) {
   EXPECT_EQ(exit(BasicExitReason::kTripleFault), ExitAction::kReset);
   EXPECT_EQ(exit(BasicExitReason::kHlt), ExitAction::kHalt);
   EXPECT_EQ(exit(BasicExitReason::kEptMisconfiguration), ExitAction::kHalt);
+  EXPECT_TRUE(ept.violations.empty()) << "a misconfiguration is never resolved";
   EXPECT_EQ(rip(), kRip) << "nothing moves on the way to a halt";
 }
 
 TEST_F(ExitHandler, FailedEntryIsReportedBeforeAnythingElse) {
   vmcs.set(VmcsField32::kExitReason, 0x8000'0021u);
-  EXPECT_EQ(hv::handle_exit(vcpu, vmcs, cpu, gprs), ExitAction::kEntryFailed);
+  EXPECT_EQ(hv::handle_exit(vcpu, vmcs, cpu, ept, gprs), ExitAction::kEntryFailed);
   EXPECT_FALSE(vmcs.written(VmcsField32::kEntryInterruptionInfo));
 }
 

@@ -10,6 +10,7 @@
 #include "arch/address.h"
 #include "arch/ept_capabilities.h"
 #include "arch/ept_violation_qualification.h"
+#include "hv/exits/exit_seams.h"
 #include "mm/access_set.h"
 #include "mm/ept_walk.h"
 #include "mm/fault_resolver.h"
@@ -40,12 +41,6 @@ struct EptContext {
   arch::EptCapabilities caps;
   mm::ResolverPolicy policy;
   EptStats stats;
-};
-
-enum class EptFaultResult : uint8_t {
-  kResolved,  // the guest retries the access and it goes through (or faults again, rightly)
-  kDenied,    // the guest touched memory it must not: not ours to fix (hypervisor ranges)
-  kFailed,    // agevisor could not fix it (pool exhausted, retry limit)
 };
 
 struct EptFault {

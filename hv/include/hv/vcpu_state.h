@@ -27,7 +27,7 @@ struct VcpuState {
   // Set by the host NMI handler when an NMI arrives in VMX root operation; the exit path
   // injects it into the guest, whose NMI it was.
   volatile bool nmi_pending = false;
-  uint64_t mtrr_writes = 0;  // guest MTRR writes executed (retyping comes with mm part 2)
+  uint64_t mtrr_writes = 0;  // guest MTRR writes executed (each retypes the EPT)
 };
 
 }  // namespace hv

@@ -1,4 +1,4 @@
-// The VM-exit path as pure code over two seams (hv/exits/exit_seams.h): one dispatcher that
+// The VM-exit path as pure code over its seams (hv/exits/exit_seams.h): one dispatcher that
 // only routes, short handlers that return what to do, RIP advanced in one place, events
 // whose delivery the exit interrupted re-injected, and NMIs that hit the host handed to the
 // guest. The target instantiates it with VMREAD/VMWRITE and the real instructions; host
@@ -119,17 +119,18 @@ ExitAction handle_rdmsr(V& vmcs, C& cpu, arch::GuestGprs& r) {
   return ExitAction::kAdvance;
 }
 
-template <VmcsAccess V, ExitCpu C>
-ExitAction handle_wrmsr(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+template <VmcsAccess V, ExitCpu C, EptService E>
+ExitAction handle_wrmsr(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r) {
   const auto msr = static_cast<uint32_t>(r.rcx);
   const uint64_t value = (r.rdx << 32) | (r.rax & 0xFFFF'FFFF);
   if (is_vmx_capability_msr(msr) || !cpu.wrmsr_safe(msr, value)) {
     return inject_exception(vmcs, kVectorGp, 0);
   }
-  // The stand-in EPT carries no MTRR types yet; with the MTRR-typed map (mm part 2) this
-  // retypes the range and flushes.
-  if (is_mtrr_msr(msr, vcpu.msr_policy))
+  // EPT leaves carry the MTRR type (ignore-PAT clear), so a new MTRR value retypes the map.
+  if (is_mtrr_msr(msr, vcpu.msr_policy)) {
     ++vcpu.mtrr_writes;
+    if (!ept.mtrrs_written()) return ExitAction::kHalt;
+  }
   return ExitAction::kAdvance;
 }
 
@@ -291,8 +292,17 @@ void inject_pending_nmi(VcpuState& vcpu, V& vmcs) {
   vcpu.nmi_pending = false;
 }
 
-template <VmcsAccess V, ExitCpu C>
-ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r,
+// An EPT violation goes to the EPT (access tracking, on-demand mapping); the guest then
+// retries the access. Denied or failed: agevisor cannot let this guest go on.
+template <VmcsAccess V, EptService E>
+ExitAction handle_ept_violation(V& vmcs, E& ept) {
+  const auto result = ept.resolve_violation(vmcs.read(VmcsField64::kGuestPhysicalAddress),
+                                            vmcs.read(VmcsFieldNatural::kExitQualification));
+  return result == EptFaultResult::kResolved ? ExitAction::kResume : ExitAction::kHalt;
+}
+
+template <VmcsAccess V, ExitCpu C, EptService E>
+ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r,
                     const arch::ExitReason& reason) {
   using R = arch::BasicExitReason;
   switch (reason.basic) {
@@ -305,7 +315,9 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r,
     case R::kRdmsr:
       return handle_rdmsr(vmcs, cpu, r);
     case R::kWrmsr:
-      return handle_wrmsr(vcpu, vmcs, cpu, r);
+      return handle_wrmsr(vcpu, vmcs, cpu, ept, r);
+    case R::kEptViolation:
+      return handle_ept_violation(vmcs, ept);
     case R::kCrAccess:
       return handle_cr_access(vcpu, vmcs, cpu, r);
     case R::kInvd:
@@ -328,8 +340,6 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r,
       return inject_exception(vmcs, kVectorUd, kNoErrorCode);
     case R::kTripleFault:
       return ExitAction::kReset;
-    // EPT violations halt until access tracking (mm/ resolver) drives the map: the stand-in
-    // map is complete below its cover, so a violation is an access beyond it.
     default:
       return ExitAction::kHalt;
   }
@@ -339,15 +349,15 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r,
 
 // Handles one VM exit. kResume/kAdvance/kInjected have been fully carried out (RIP moved,
 // events queued); kHalt, kReset and kEntryFailed are for the caller.
-template <VmcsAccess V, ExitCpu C>
-ExitAction handle_exit(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+template <VmcsAccess V, ExitCpu C, EptService E>
+ExitAction handle_exit(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r) {
   using arch::VmcsField32;
   ++vcpu.exit_count;
   const auto reason = arch::ExitReason::from_raw(vmcs.read(VmcsField32::kExitReason));
   if (reason.entry_failure)
     return ExitAction::kEntryFailed;
   vmcs.write(VmcsField32::kEntryInterruptionInfo, 0);
-  const ExitAction action = exits::dispatch(vcpu, vmcs, cpu, r, reason);
+  const ExitAction action = exits::dispatch(vcpu, vmcs, cpu, ept, r, reason);
   if (action == ExitAction::kHalt || action == ExitAction::kReset)
     return action;
   if (action == ExitAction::kAdvance)

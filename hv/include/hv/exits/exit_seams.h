@@ -1,5 +1,6 @@
-// The two seams of the exit path. On target they are VMREAD/VMWRITE on the current VMCS and
-// the real instructions; in host tests, a FakeVmcs and a FakeExitCpu (tests/fakes).
+// The seams of the exit path. On target they are VMREAD/VMWRITE on the current VMCS, the
+// real instructions, and agevisor's EPT (hv/ept_context.h); in host tests, a FakeVmcs, a
+// FakeExitCpu and a FakeEpt (tests/fakes/fake_vmcs.h).
 #pragma once
 
 #include <concepts>
@@ -32,6 +33,21 @@ concept ExitCpu = requires(T& c, uint32_t u32, uint64_t u64, uint64_t* out) {
   c.xsetbv(u32, u64);
   c.wbinvd();
   c.invvpid_single_context(uint16_t{});
+};
+
+enum class EptFaultResult : uint8_t {
+  kResolved,  // the guest retries the access and it goes through (or faults again, rightly)
+  kDenied,    // the guest touched memory it must not: not ours to fix (hypervisor ranges)
+  kFailed,    // agevisor could not fix it (pool exhausted, retry limit)
+};
+
+// What the exit path asks of the EPT.
+template <typename T>
+concept EptService = requires(T& e, uint64_t u64) {
+  // An EPT violation at guest-physical `gpa` with the raw exit qualification.
+  { e.resolve_violation(u64, u64) } -> std::same_as<EptFaultResult>;
+  // The guest wrote an MTRR: retype the map and flush; false if that failed.
+  { e.mtrrs_written() } -> std::same_as<bool>;
 };
 
 }  // namespace hv
