@@ -26,11 +26,13 @@ endforeach()
 
 # Every object of the efi build is target code: position independent (GNU-EFI relocates the
 # image itself with _relocate), no red zone (interrupts and firmware callbacks may use the
-# stack below RSP), MS ABI for firmware calls, and no C++ runtime.
+# stack below RSP), MS ABI for firmware calls, and no C++ runtime. Hidden visibility: the
+# image exports nothing, so inline variables and templates are reached PC-relative, never
+# through a GOT entry whose R_X86_64_GLOB_DAT relocation GNU-EFI cannot apply.
 set(AGEVISOR_EFI_CXX_FLAGS
   -ffreestanding -fpic -fno-stack-protector -fshort-wchar -mno-red-zone
   -maccumulate-outgoing-args -fno-asynchronous-unwind-tables -fno-unwind-tables
-  -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit
+  -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit -fvisibility=hidden
   -DGNU_EFI_USE_MS_ABI)
 foreach(flag ${AGEVISOR_EFI_CXX_FLAGS})
   add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:${flag}>)

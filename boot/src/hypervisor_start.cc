@@ -10,8 +10,10 @@
 
 #include "arch/elf_relocation.h"
 #include "boot/uefi_console.h"
+#include "hv/firmware_memory_map.h"
 #include "hv/target/launch.h"
 #include "hv/target/log.h"
+#include "mm/pool_sizing.h"
 
 extern "C" {
 __attribute__((visibility("hidden"))) extern const arch::Elf64Dyn _DYNAMIC[];
@@ -23,30 +25,77 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-// End of the highest range in the firmware memory map.
-uint64_t memory_top(EFI_BOOT_SERVICES* bs) {
+// The firmware memory map as hv::FirmwareRange entries, in pool memory the caller frees.
+struct FirmwareMap {
+  hv::FirmwareRange* ranges = nullptr;
+  size_t count = 0;
+  uint64_t top = 0;  // end of the highest range
+};
+
+EFI_STATUS read_firmware_map(EFI_BOOT_SERVICES* bs, FirmwareMap* out) {
   UINTN size = 0;
   UINTN key = 0;
   UINTN descriptor_size = 0;
   UINT32 version = 0;
   bs->GetMemoryMap(&size, nullptr, &key, &descriptor_size, &version);
-  size += 4 * descriptor_size;
+  size += 8 * descriptor_size;  // the allocations below may add entries
   void* buffer = nullptr;
-  if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, size, &buffer)))
-    return 0;
-  uint64_t top = 0;
-  auto* map = static_cast<EFI_MEMORY_DESCRIPTOR*>(buffer);
-  if (!EFI_ERROR(bs->GetMemoryMap(&size, map, &key, &descriptor_size, &version))) {
-    for (UINTN offset = 0; offset < size; offset += descriptor_size) {
-      const auto* d =
-          reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(static_cast<uint8_t*>(buffer) + offset);
-      const uint64_t end = d->PhysicalStart + d->NumberOfPages * kPage;
-      if (end > top)
-        top = end;
-    }
+  EFI_STATUS status = bs->AllocatePool(EfiLoaderData, size, &buffer);
+  if (EFI_ERROR(status))
+    return status;
+  const size_t capacity = size / descriptor_size;
+  void* ranges = nullptr;
+  status = bs->AllocatePool(EfiLoaderData, capacity * sizeof(hv::FirmwareRange), &ranges);
+  if (!EFI_ERROR(status)) {
+    status = bs->GetMemoryMap(&size, static_cast<EFI_MEMORY_DESCRIPTOR*>(buffer), &key,
+                              &descriptor_size, &version);
+  }
+  if (EFI_ERROR(status)) {
+    if (ranges != nullptr)
+      bs->FreePool(ranges);
+    bs->FreePool(buffer);
+    return status;
+  }
+  *out = FirmwareMap{static_cast<hv::FirmwareRange*>(ranges), 0, 0};
+  for (UINTN offset = 0; offset < size; offset += descriptor_size) {
+    const auto* d =
+        reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(static_cast<uint8_t*>(buffer) + offset);
+    out->ranges[out->count++] = {d->PhysicalStart, d->NumberOfPages, d->Type};
+    const uint64_t end = d->PhysicalStart + d->NumberOfPages * kPage;
+    if (end > out->top)
+      out->top = end;
   }
   bs->FreePool(buffer);
-  return top;
+  return EFI_SUCCESS;
+}
+
+// mm's view of the memory map, with `hypervisor` carved out; pool memory the caller frees.
+EFI_STATUS memory_ranges(EFI_BOOT_SERVICES* bs, const hv::FirmwareRange* hypervisor,
+                         size_t hypervisor_count, mm::MemoryRange** ranges, size_t* count,
+                         uint64_t* top) {
+  FirmwareMap map;
+  EFI_STATUS status = read_firmware_map(bs, &map);
+  if (EFI_ERROR(status))
+    return status;
+  const size_t capacity = 2 * (map.count + hypervisor_count) + 1;
+  void* out = nullptr;
+  status = bs->AllocatePool(EfiLoaderData, capacity * sizeof(mm::MemoryRange), &out);
+  if (!EFI_ERROR(status)) {
+    const auto built = hv::build_memory_ranges(map.ranges, map.count, hypervisor, hypervisor_count,
+                                               static_cast<mm::MemoryRange*>(out), capacity);
+    if (built.ok()) {
+      *ranges = static_cast<mm::MemoryRange*>(out);
+      *count = built.value();
+      *top = map.top;
+    } else {
+      hv::log::printf("boot: the firmware memory map is unusable: %s",
+                      arch::error_name(built.error()));
+      bs->FreePool(out);
+      status = EFI_LOAD_ERROR;
+    }
+  }
+  bs->FreePool(map.ranges);
+  return status;
 }
 
 struct Pages {
@@ -111,12 +160,26 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   request.tracking_mode = options.tracking_mode;
   request.hide_hypervisor = options.hide_hypervisor;
   request.corrupt_guest_state = options.corrupt_guest_state;
-  request.memory_top = memory_top(bs);
+
+  // Size the pool from the memory map as it is now; the hypervisor's own allocations below
+  // only change the kind of a few ranges (the sizing's slack covers that).
+  mm::MemoryRange* ranges = nullptr;
+  size_t range_count = 0;
+  EFI_STATUS status = memory_ranges(bs, nullptr, 0, &ranges, &range_count, &request.memory_top);
+  if (EFI_ERROR(status))
+    return status;
+  const auto sizing = mm::pool_pages_needed(ranges, range_count, mm::PoolSizingParams{});
+  bs->FreePool(ranges);
+  if (!sizing.ok()) {
+    hv::log::printf("boot: cannot size the EPT pool: %s", arch::error_name(sizing.error()));
+    return EFI_LOAD_ERROR;
+  }
+  request.pool_pages = sizing.value().pages;
 
   Pages region;
-  const uint64_t pages =
-      hv::target::region_pages_needed(request.memory_top, snapshot.features().pages_1g);
-  EFI_STATUS status = allocate(bs, EfiRuntimeServicesData, pages, &region);
+  const uint64_t pages = hv::target::region_pages_needed(
+      request.memory_top, snapshot.features().pages_1g, request.pool_pages);
+  status = allocate(bs, EfiRuntimeServicesData, pages, &region);
   if (EFI_ERROR(status)) {
     hv::log::printf("boot: cannot allocate %lu pages for the hypervisor", pages);
     return status;
@@ -134,7 +197,18 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
     return status;
   }
 
+  const hv::FirmwareRange hypervisor[] = {{region.base, region.count, 0},
+                                          {copy.base, copy.count, 0}};
+  status = memory_ranges(bs, hypervisor, 2, &ranges, &range_count, &request.memory_top);
+  if (EFI_ERROR(status)) {
+    bs->FreePages(copy.base, copy.count);
+    bs->FreePages(region.base, region.count);
+    return status;
+  }
+  request.ranges = ranges;
+  request.range_count = range_count;
   const auto prepared = in_copy(&hv::target::prepare_launch, copy.base)(request);
+  bs->FreePool(ranges);
   if (!prepared.ok()) {
     hv::log::printf("agevisor: not started: %s", arch::error_name(prepared.error()));
     bs->FreePages(copy.base, copy.count);

@@ -13,7 +13,8 @@ extern "C" bool hv_vmexit_handler(arch::GuestGprs* gprs, void* opaque) {
   Vcpu& v = *static_cast<Vcpu*>(opaque);
   TargetVmcs vmcs;
   TargetExitCpu cpu;
-  switch (hv::handle_exit(v.state, vmcs, cpu, *gprs)) {
+  TargetEpt ept{v.ept};
+  switch (hv::handle_exit(v.state, vmcs, cpu, ept, *gprs)) {
     case hv::ExitAction::kResume:
     case hv::ExitAction::kAdvance:
     case hv::ExitAction::kInjected:

@@ -2,16 +2,20 @@
 // the host tables. The VMCS contents are written by vmcs_setup.cc.
 #include "hv/target/launch.h"
 
+#include <new>
+
 #include "arch/msr.h"
 #include "arch/target/cpu.h"
 #include "arch/target/registers.h"
 #include "arch/target/safe_msr.h"
+#include "arch/target/target_cpu_io.h"
 #include "arch/target/vmx.h"
 #include "arch/vm_instruction_error.h"
 #include "arch/vmx_cr_fixed.h"
 #include "hv/feature_control_plan.h"
 #include "hv/host_page_tables.h"
 #include "hv/host_tables.h"
+#include "hv/mtrr_reader.h"
 #include "hv/target/launch_internal.h"
 #include "hv/target/log.h"
 #include "hv/target/vmcs.h"
@@ -30,6 +34,8 @@ constexpr uint64_t cover_bytes(uint64_t memory_top) {
   const uint64_t top = memory_top > four_gib ? memory_top : four_gib;
   return arch::align_up(top, arch::kPageSize1G);
 }
+
+constexpr uint64_t pages_for(uint64_t bytes) { return (bytes + kPage - 1) / kPage; }
 
 class RegionAllocator {
  public:
@@ -70,34 +76,49 @@ arch::Result<Layout> carve(const LaunchRequest& request, bool pages_1g) {
   const uint64_t cover = cover_bytes(request.memory_top);
   l.host_tables_count = host_page_table_count(cover, pages_1g);
   l.host_tables = TRY(a.pages(l.host_tables_count));
-  l.ept_tables_count = 2 + (cover >> 30);
-  l.ept_tables = TRY(a.pages(l.ept_tables_count));
+  l.ept_state = TRY(a.pages(pages_for(sizeof(EptState))));
+  l.pool_pages = request.pool_pages;
+  l.pool = TRY(a.pages(l.pool_pages));
   l.cover = cover;
   return l;
 }
 
-// Stand-in EPT until the mm/ identity-map builder (mm part 2) is wired in: every address
-// below `cover` maps to itself with 2 MiB pages, RWX, write-back, ignore-PAT clear.
-// TEMPORARY: write-back everywhere is wrong for MMIO on real hardware (Bochs does not model
-// memory types); the MTRR-typed map replaces it.
-uint64_t build_stand_in_ept(const Layout& l, bool accessed_dirty) {
-  uint64_t* pml4 = at<uint64_t>(l.ept_tables);
-  uint64_t* pdpt = pml4 + 512;
-  constexpr uint64_t kRwx = 0x7;
-  constexpr uint64_t kWriteBack = uint64_t{6} << 3;
-  constexpr uint64_t kLargePage = arch::bit(7);
-  pml4[0] = (l.ept_tables + kPage) | kRwx;
-  const uint64_t gigabytes = l.cover >> 30;
-  for (uint64_t g = 0; g < gigabytes; ++g) {
-    const uint64_t pd_phys = l.ept_tables + (2 + g) * kPage;
-    pdpt[g] = pd_phys | kRwx;
-    uint64_t* pd = at<uint64_t>(pd_phys);
-    for (uint64_t m = 0; m < 512; ++m) {
-      pd[m] = ((g << 30) | (m << 21)) | kRwx | kWriteBack | kLargePage;
-    }
+// agevisor's EPT: the identity map of mm/ from the memory map and the MTRRs, in the pool.
+// In rwx-stash mode RAM starts access-tracked (the seed's speculative entries), so the very
+// first access to every leaf goes through the lockless fault resolver.
+arch::Result<EptState*> build_ept(const LaunchRequest& r, const Layout& l) {
+  auto* ept = new (reinterpret_cast<void*>(l.ept_state)) EptState();
+  const auto pool = ept->pool.init(arch::Hpa(l.pool), l.pool_pages);
+  if (!pool.ok())
+    return pool.error();
+  HostEptContext& c = ept->context;
+  c.memory = &ept->pool;
+  const CpuSnapshot& s = *r.snapshot;
+  arch::target::TargetCpuIo io;
+  const auto mtrrs = read_mtrr_state(io, s.address_widths().physical);
+  if (!mtrrs.ok()) {
+    log::printf("ept: cannot read the MTRRs: %s", arch::error_name(mtrrs.error()));
+    return mtrrs.error();
   }
+  c.mtrrs = mtrrs.value();
+  c.caps = s.ept_capabilities();
+  c.caps.ad_enabled = r.tracking_mode == mm::TrackingMode::kAccessedBit;
+  mm::IdentityMapSpec spec{r.ranges, r.range_count, &c.mtrrs, c.caps};
+  spec.ram_state = r.tracking_mode == mm::TrackingMode::kRwxStash ? mm::RamInitialState::kTracked
+                                                                  : mm::RamInitialState::kPresent;
+  spec.max_ram_page = arch::kPageSize2M;
+  const auto map = mm::build_identity_map(ept->pool, spec);
+  if (!map.ok()) {
+    log::printf("ept: building the identity map failed: %s", arch::error_name(map.error()));
+    return map.error();
+  }
+  c.map = map.value();
   // EPTP: write-back paging structures, 4-level walk, A/D only in accessed-bit mode.
-  return l.ept_tables | 6 | (uint64_t{3} << 3) | (accessed_dirty ? arch::bit(6) : 0);
+  ept->eptp = c.map.root.value() | 6 | (uint64_t{3} << 3) | (c.caps.ad_enabled ? arch::bit(6) : 0);
+  log::printf("ept: identity map below %#lx: %lu tables, leaves 1G %lu 2M %lu 4K %lu; RAM %s",
+              c.map.top, c.map.table_count(), c.map.leaves[3], c.map.leaves[2], c.map.leaves[1],
+              spec.ram_state == mm::RamInitialState::kTracked ? "access-tracked" : "present");
+  return ept;
 }
 
 void build_host_tables(const Layout& l) {
@@ -153,10 +174,10 @@ void leave_vmx() {
   arch::target::write_cr4(arch::target::read_cr4() & ~arch::kCr4Vmxe);
 }
 
-uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g) {
+uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g, uint64_t pool_pages) {
   const uint64_t cover = cover_bytes(memory_top);
   return 7 + kHostStackPages + kHostIstCount * kIstStackPages +
-         host_page_table_count(cover, host_pages_1g) + 2 + (cover >> 30);
+         host_page_table_count(cover, host_pages_1g) + pages_for(sizeof(EptState)) + pool_pages;
 }
 
 arch::Result<void> prepare_launch(const LaunchRequest& request) {
@@ -171,12 +192,12 @@ arch::Result<void> prepare_launch(const LaunchRequest& request) {
   if (!cr3.ok())
     return cr3.error();
   build_host_tables(l);
-  const bool ad = request.tracking_mode == mm::TrackingMode::kAccessedBit;
-  const uint64_t eptp = build_stand_in_ept(l, ad);
-  log::write_line("ept: TEMPORARY all-write-back 2 MiB identity map (MTRR-typed map: mm part 2)");
+  EptState* ept = TRY(build_ept(request, l));
 
-  TRY(enable_vmx(s, l));
-  const auto written = write_vmcs(request, l, cr3.value(), eptp);
+  const auto enabled = enable_vmx(s, l);
+  if (!enabled.ok())
+    return enabled.error();
+  const auto written = write_vmcs(request, l, cr3.value(), ept);
   if (!written.ok()) {
     leave_vmx();
     return written.error();

@@ -240,9 +240,11 @@ void log_violations(const GuestStateReport& report) {
 }  // namespace
 
 arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t host_cr3,
-                              uint64_t eptp) {
+                              EptState* ept) {
   Vcpu& v = *l.vcpu;
+  const uint64_t eptp = ept->eptp;
   init_vcpu(v, r, l, eptp);
+  v.ept = ept;
   GuestState g = TRY(capture_guest_state(l));
   v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0));
   v.state.cpuid_policy = {v.controls.proc2, r.hide_hypervisor};

@@ -129,7 +129,8 @@ ExitAction handle_wrmsr(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGpr
   // EPT leaves carry the MTRR type (ignore-PAT clear), so a new MTRR value retypes the map.
   if (is_mtrr_msr(msr, vcpu.msr_policy)) {
     ++vcpu.mtrr_writes;
-    if (!ept.mtrrs_written()) return ExitAction::kHalt;
+    if (!ept.mtrrs_written())
+      return ExitAction::kHalt;
   }
   return ExitAction::kAdvance;
 }

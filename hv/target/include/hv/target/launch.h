@@ -4,10 +4,12 @@
 // as the guest.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "arch/result.h"
 #include "hv/cpu_snapshot.h"
+#include "mm/memory_range.h"
 #include "mm/tracking_mode.h"
 
 namespace hv::target {
@@ -26,11 +28,16 @@ struct LaunchRequest {
   // the failure path (decode, report, undo) runs end to end.
   bool corrupt_guest_state = false;
   uint64_t memory_top = 0;  // end of the highest range in the firmware memory map
+  // The machine's memory, sorted, non-overlapping, with the hypervisor's own ranges marked
+  // (hv/firmware_memory_map.h). Read during prepare_launch() only.
+  const mm::MemoryRange* ranges = nullptr;
+  size_t range_count = 0;
+  uint64_t pool_pages = 0;  // EPT tables and tracking metadata (mm::pool_pages_needed)
   HypervisorRegion region;
 };
 
-// Pages prepare_launch() needs from the region.
-uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g);
+// Pages prepare_launch() needs from the region, the EPT pool included.
+uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g, uint64_t pool_pages);
 
 // Enables VMX (IA32_FEATURE_CONTROL, CR0/CR4 fixed bits, VMXON), builds the EPT, the host
 // tables and the VMCS, checks the guest state, and leaves the VMCS current. On error nothing

@@ -25,15 +25,16 @@ struct Layout {
   uint64_t ist_tops[kHostIstCount] = {};
   uint64_t host_tables = 0;
   uint64_t host_tables_count = 0;
-  uint64_t ept_tables = 0;
-  uint64_t ept_tables_count = 0;
-  uint64_t cover = 0;  // bytes identity-mapped by the host tables and the EPT
+  uint64_t ept_state = 0;  // hv::target::EptState (pool and EPT context)
+  uint64_t pool = 0;
+  uint64_t pool_pages = 0;
+  uint64_t cover = 0;  // bytes identity-mapped by the host page tables
 };
 
 // Writes controls, host state and guest state into the current VMCS and checks the guest
 // state. vmcs_setup.cc.
 arch::Result<void> write_vmcs(const LaunchRequest& request, const Layout& layout, uint64_t host_cr3,
-                              uint64_t eptp);
+                              EptState* ept);
 
 // VMXOFF and CR4.VMXE cleared.
 void leave_vmx();

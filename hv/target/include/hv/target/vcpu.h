@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "arch/native_context.h"
+#include "hv/target/target_ept.h"
 #include "hv/vcpu_state.h"
 #include "hv/vmx_control_negotiation.h"
 
@@ -15,6 +16,7 @@ struct Vcpu {
   Vcpu* self = nullptr;  // must stay the first member: the NMI handler reads GS:0
   VcpuState state;       // what the (pure) exit handlers use
   VmxControls controls;
+  EptState* ept = nullptr;  // shared by every processor
   uint64_t eptp = 0;
   uint64_t vmxon_phys = 0;
   uint64_t vmcs_phys = 0;

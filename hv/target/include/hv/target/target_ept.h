@@ -1,0 +1,35 @@
+// agevisor's EPT on target: the pure EptContext over the page pool, plus INVEPT for the
+// flushes mm/ asks for. Lives in the hypervisor region.
+#pragma once
+
+#include <cstdint>
+
+#include "hv/ept_context.h"
+#include "hv/exits/exit_seams.h"
+#include "mm/flush_request.h"
+#include "mm/page_pool.h"
+
+namespace hv::target {
+
+using HostPool = mm::PagePool<>;
+using HostEptContext = EptContext<HostPool>;
+
+struct EptState {
+  HostPool pool;
+  HostEptContext context;
+  uint64_t eptp = 0;
+};
+
+// Issues the INVEPT a FlushRequest asks for: single-context for agevisor's one EPT when the
+// processor has it, else all-context. [SDM 3C "Guidelines for Use of the INVEPT Instruction"]
+void flush_ept(const EptState& ept, mm::FlushRequest flush);
+
+struct TargetEpt {
+  EptState* state = nullptr;
+  EptFaultResult resolve_violation(uint64_t gpa, uint64_t qualification);
+  bool mtrrs_written();
+};
+
+static_assert(EptService<TargetEpt>);
+
+}  // namespace hv::target
