@@ -2,6 +2,7 @@
 // needs exceptions, RTTI or a hosted library, this object fails to build.
 #include "mm/access_set.h"
 #include "mm/access_tracking.h"
+#include "mm/aging_walk.h"
 #include "mm/entry_check.h"
 #include "mm/ept_sw_bits.h"
 #include "mm/fault_resolver.h"
@@ -10,6 +11,7 @@
 #include "mm/live_entry.h"
 #include "mm/live_zap.h"
 #include "mm/tracking_mode.h"
+#include "mm/working_set.h"
 
 namespace mm {
 
@@ -26,6 +28,26 @@ arch::Result<AgeReport> freestanding_age(uint64_t& slot, const arch::EptCapabili
 
 ZapReport freestanding_zap(uint64_t& slot, const arch::EptCapabilities& caps) {
   return zap_live_entry(LiveEntry(slot), arch::EptLevel::kPte, TrackingMode::kRwxStash, caps);
+}
+
+// The part 3 walks over a minimal table memory (the target's is the page pool).
+struct FreestandingTables {
+  uint64_t* table(arch::Hpa) { return nullptr; }
+  arch::Result<arch::Hpa> allocate_table() { return arch::Error::kNoMemory; }
+};
+
+arch::Result<bool> freestanding_aging_step(FreestandingTables& memory, arch::Hpa root,
+                                           const arch::EptCapabilities& caps, uint8_t* ages) {
+  AgingWalk<FreestandingTables> walk(arch::Gpa(0), arch::Gpa(1 << 30), TrackingMode::kRwxStash,
+                                     caps);
+  WorkingSet ws(arch::Gpa(0), 1 << 18, ages);
+  AgingTotals totals;
+  auto done =
+      walk.step(memory, root, 64, totals, [&](arch::Gpa base, uint64_t pages, bool accessed, bool) {
+        ws.observe(base, pages, accessed);
+      });
+  (void)ws.histogram();
+  return done;
 }
 
 }  // namespace mm
