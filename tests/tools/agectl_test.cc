@@ -26,9 +26,17 @@ TEST(AgectlArgs, ParsesRoundsMibAndReport) {
   EXPECT_TRUE(r.args.report_only);
 }
 
+TEST(AgectlArgs, ParsesHostile) {
+  const auto r = parse_args("hostile");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.args.hostile);
+  EXPECT_FALSE(r.args.report_only);
+}
+
 TEST(AgectlArgs, RefusesBadValuesAndUnknownWords) {
-  for (const char* bad : {"rounds=0", "rounds=17", "rounds=", "rounds=3x", "mib=0", "mib=1025",
-                          "mib=-1", "mib=99999999999999999999", "reports", "verbose", "mib 4"}) {
+  for (const char* bad :
+       {"rounds=0", "rounds=17", "rounds=", "rounds=3x", "mib=0", "mib=1025", "mib=-1",
+        "mib=99999999999999999999", "reports", "verbose", "mib 4", "hostiles", "report hostile"}) {
     const auto r = parse_args(bad);
     EXPECT_FALSE(r.ok) << bad;
     EXPECT_NE(r.error, nullptr) << bad;

@@ -27,6 +27,13 @@ EptFaultResult TargetEpt::resolve_violation(uint64_t gpa, uint64_t qualification
   const auto q = arch::EptViolationQualification::from_raw(qualification, false,
                                                            context.caps.advanced_exit_info);
   const EptFault fault = resolve_ept_violation(context, arch::Gpa(gpa), q);
+  if (fault.first_report) {
+    const auto& range = context.hidden.ranges[fault.hidden_range];
+    log::printf(
+        "ept: guest %s of hypervisor memory at GPA %#lx (range %#lx-%#lx): backed by a "
+        "dummy page, the guest continues (reported once per range)",
+        q.write ? "write" : (q.fetch ? "fetch" : "read"), gpa, range.start, range.end);
+  }
   if (fault.result != EptFaultResult::kResolved) {
     log::printf("ept: %s access to GPA %#lx: %s (%s)",
                 fault.result == EptFaultResult::kDenied ? "denied" : "unresolved", gpa,

@@ -1,7 +1,9 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
-// touch (1-1024 MiB, default 8); `report` alone: no touching, one aging pass and the report.
+// touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
+// `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
+// checks that agevisor's data never shows and its memory is never written.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@ struct Args {
   unsigned rounds = 3;
   unsigned mib = 8;
   bool report_only = false;
+  bool hostile = false;
 };
 
 struct ArgsResult {
@@ -81,10 +84,17 @@ constexpr ArgsResult parse_args(const char* text) {
     } else if (starts_with(p, "report", &rest) && (*rest == '\0' || *rest == ' ')) {
       result.args.report_only = true;
       p = rest;
+    } else if (starts_with(p, "hostile", &rest) && (*rest == '\0' || *rest == ' ')) {
+      result.args.hostile = true;
+      p = rest;
     } else {
-      result.error = "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report])";
+      result.error = "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report | hostile])";
       return result;
     }
+  }
+  if (result.args.report_only && result.args.hostile) {
+    result.error = "report and hostile cannot be combined";
+    return result;
   }
   result.ok = true;
   return result;
