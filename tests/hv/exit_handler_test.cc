@@ -110,6 +110,17 @@ TEST_F(ExitHandler, VmcallWorkingSetHandsTheBufferToTheEpt) {
   EXPECT_EQ(gprs.rbx, sizeof(hv::WorkingSetReport));
 }
 
+TEST_F(ExitHandler, VmcallLogCopiesTheRingThroughTheService) {
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLog);
+  gprs.rbx = 0x8000;
+  gprs.rcx = 4096;
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  ASSERT_EQ(ept.log_copies.size(), 1u);
+  EXPECT_EQ(ept.log_copies[0], std::make_pair(uint64_t{0x8000}, uint64_t{4096}));
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_EQ(gprs.rbx, 2048u);
+}
+
 TEST_F(ExitHandler, BadXsetbvInjectsGpAndLeavesRip) {
   gprs.rax = 0x5;  // x87 + AVX without SSE
   EXPECT_EQ(exit(BasicExitReason::kXsetbv), ExitAction::kInjected);

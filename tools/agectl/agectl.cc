@@ -269,11 +269,40 @@ EFI_STATUS hostile() {
   return EFI_SUCCESS;
 }
 
+// agevisor's log ring, newest lines that fit in 64 KiB, one output line per log line.
+EFI_STATUS print_log() {
+  constexpr size_t kSize = 64 * 1024;
+  char* buffer = nullptr;
+  if (EFI_ERROR(g_system->BootServices->AllocatePool(EfiBootServicesData, kSize,
+                                                     reinterpret_cast<void**>(&buffer)))) {
+    say("agectl: out of memory for the log");
+    return EFI_OUT_OF_RESOURCES;
+  }
+  const Regs r = vmcall(hv::Hypercall::kLog, reinterpret_cast<uint64_t>(buffer), kSize);
+  if (r.rax != 0) {
+    say("agectl: log hypercall failed: %s", status_name(r.rax));
+    g_system->BootServices->FreePool(buffer);
+    return EFI_UNSUPPORTED;
+  }
+  say("agectl: agevisor's log (%lu bytes):", r.rbx);
+  size_t start = 0;
+  for (size_t i = 0; i < r.rbx; ++i) {
+    if (buffer[i] == '\n') {
+      say("agectl: log| %.*s", static_cast<int>(i - start), buffer + start);
+      start = i + 1;
+    }
+  }
+  g_system->BootServices->FreePool(buffer);
+  return EFI_SUCCESS;
+}
+
 EFI_STATUS run(const agectl::Args& args) {
   const Regs version = vmcall(hv::Hypercall::kVersion);
   say("agectl: agevisor hypercall ABI version %lu", version.rbx);
-  if (args.hostile)
+  if (args.mode == agectl::Mode::kHostile)
     return hostile();
+  if (args.mode == agectl::Mode::kLog)
+    return print_log();
 
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   hv::WorkingSetReport* report = nullptr;
@@ -283,7 +312,7 @@ EFI_STATUS run(const agectl::Args& args) {
     return EFI_OUT_OF_RESOURCES;
   }
   hv::AgeCounts counts;
-  if (args.report_only) {
+  if (args.mode == agectl::Mode::kReport) {
     if (!age("report", &counts))
       return EFI_UNSUPPORTED;
     say("agectl: pass: %lu pages accessed, %lu tracked, %lu dirty", counts.accessed_pages,

@@ -72,6 +72,14 @@ arch::Result<void> start_tracker(EptState& ept, const mm::MemoryRange* ranges, s
   return {};
 }
 
+HypercallStatus TargetEpt::copy_log(uint64_t gpa, uint64_t size, uint64_t* copied) {
+  // The buffer must be guest RAM: never hypervisor memory, MMIO or across a hole.
+  if (!state->tracking || !state->tracker.guest_buffer_ok(gpa, size))
+    return HypercallStatus::kDenied;
+  *copied = log::copy_recent(reinterpret_cast<char*>(gpa), size);
+  return HypercallStatus::kOk;
+}
+
 HypercallStatus TargetEpt::age(AgeCounts* counts) {
   if (!state->tracking)
     return HypercallStatus::kUnknownFunction;

@@ -86,6 +86,10 @@ ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
   context.apic_id = vcpu.apic_id;
   context.exit_count = vcpu.exit_count;
   context.tracker_self = &ept;
+  context.copy_log_self = &ept;
+  context.copy_log = [](void* self, uint64_t gpa, uint64_t size, uint64_t* copied) {
+    return static_cast<E*>(self)->copy_log(gpa, size, copied);
+  };
   context.age = [](void* self, AgeCounts* counts) { return static_cast<E*>(self)->age(counts); };
   context.copy_working_set = [](void* self, uint64_t gpa, uint64_t size, uint64_t* written) {
     return static_cast<E*>(self)->copy_working_set(gpa, size, written);
