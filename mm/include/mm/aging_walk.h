@@ -96,6 +96,10 @@ class AgingWalk {
     return true;
   }
 
+  // Compare-and-swap attempts per leaf before it is left for the next pass (kMaxCasAttempts
+  // by default; race tests raise it so that every report is a real transition).
+  void set_max_attempts(unsigned attempts) { max_attempts_ = attempts; }
+
   // Abandons the pass in progress: the next step starts at `start`.
   void restart() { cursor_ = start_; }
 
@@ -149,7 +153,7 @@ class AgingWalk {
     const uint64_t pages = arch::ept_level_span(level) / arch::kPageSize4K;
     bool accessed = true;
     bool dirty = false;
-    const arch::Result<AgeReport> r = age_live_entry(slot, level, mode_, caps_);
+    const arch::Result<AgeReport> r = age_live_entry(slot, level, mode_, caps_, max_attempts_);
     if (r.ok()) {
       const AgeReport& report = r.value();
       if (is_hw_present(report.before) && !report.before.is_leaf(level))
@@ -178,6 +182,7 @@ class AgingWalk {
   TrackingMode mode_;
   arch::EptCapabilities caps_;
   uint64_t passes_ = 0;
+  unsigned max_attempts_ = kMaxCasAttempts;
 };
 
 }  // namespace mm

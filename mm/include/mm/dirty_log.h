@@ -160,6 +160,8 @@ class DirtyLog {
   void stop() { active_ = false; }
 
   bool active() const { return active_; }
+  // Compare-and-swap attempts per leaf (see AgingWalk::set_max_attempts).
+  void set_max_attempts(unsigned attempts) { max_attempts_ = attempts; }
   arch::Gpa begin() const { return arch::Gpa(base_); }
   arch::Gpa end() const { return arch::Gpa(base_ + frames_ * arch::kPageSize4K); }
 
@@ -168,27 +170,27 @@ class DirtyLog {
   arch::Result<void> take_all(Memory& memory, arch::Hpa root, DirtyLogReport& report,
                               Found&& found) {
     arch::Error error = arch::Error::kNone;
-    for_each_mapped_leaf(memory, root, begin(), end(),
-                         [&](LiveEntry& slot, arch::EptLevel level, uint64_t base) {
-                           const uint64_t pages = arch::ept_level_span(level) / arch::kPageSize4K;
-                           const auto take = take_live_dirty(slot, level, mode_, caps_);
-                           if (take.ok()) {
-                             const DirtyTake& t = take.value();
-                             if (is_hw_present(t.before) && !t.before.is_leaf(level))
-                               return LeafVisit::kDescend;
-                             if (t.dirty)
-                               found(base, pages);
-                             report.flush.merge(t.flush);
-                           } else if (take.error() == arch::Error::kRetryLimit) {
-                             ++report.contended;
-                             found(base, pages);
-                           } else {
-                             error = take.error();
-                             return LeafVisit::kStop;
-                           }
-                           ++report.leaves;
-                           return LeafVisit::kNext;
-                         });
+    for_each_mapped_leaf(
+        memory, root, begin(), end(), [&](LiveEntry& slot, arch::EptLevel level, uint64_t base) {
+          const uint64_t pages = arch::ept_level_span(level) / arch::kPageSize4K;
+          const auto take = take_live_dirty(slot, level, mode_, caps_, max_attempts_);
+          if (take.ok()) {
+            const DirtyTake& t = take.value();
+            if (is_hw_present(t.before) && !t.before.is_leaf(level))
+              return LeafVisit::kDescend;
+            if (t.dirty)
+              found(base, pages);
+            report.flush.merge(t.flush);
+          } else if (take.error() == arch::Error::kRetryLimit) {
+            ++report.contended;
+            found(base, pages);
+          } else {
+            error = take.error();
+            return LeafVisit::kStop;
+          }
+          ++report.leaves;
+          return LeafVisit::kNext;
+        });
     if (error != arch::Error::kNone)
       return error;
     return {};
@@ -211,6 +213,7 @@ class DirtyLog {
   TrackingMode mode_;
   arch::EptCapabilities caps_;
   bool active_ = false;
+  unsigned max_attempts_ = kMaxCasAttempts;
 };
 
 }  // namespace mm
