@@ -7,6 +7,7 @@
 #include "mm/entry_check.h"
 #include "mm/ept_sw_bits.h"
 #include "mm/fault_resolver.h"
+#include "mm/fault_walk.h"
 #include "mm/flush_request.h"
 #include "mm/granularity.h"
 #include "mm/leaf_walk.h"
@@ -60,6 +61,11 @@ arch::Result<DirtyLogReport> freestanding_dirty_log(FreestandingTables& memory, 
   TRY(log.start(memory, root, TrackingGranularity::k4K));
   log.note(arch::Gpa(0), 512, true);
   return log.harvest(memory, root, bits);
+}
+
+arch::Result<FaultAtReport> freestanding_fault_at(FreestandingTables& memory, arch::Hpa root,
+                                                  const arch::EptCapabilities& caps) {
+  return resolve_fault_at(memory, root, arch::Gpa(0), AccessSet(false, true, false), caps);
 }
 
 }  // namespace mm

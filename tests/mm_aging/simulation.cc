@@ -15,6 +15,7 @@
 #include "mm/entry_check.h"
 #include "mm/ept_walk.h"
 #include "mm/fault_resolver.h"
+#include "mm/fault_walk.h"
 #include "mm/live_split.h"
 #include "mm/test_caps.h"  // tests/mm
 #include "mm/tlb_model.h"  // tests/mm
@@ -183,24 +184,21 @@ class Simulation {
         return;
       }
       ++r_.faults;
-      const auto res = mm::resolve_fault(mm::LiveEntry(slot), w.level, set, c_.caps, policy_);
-      if (!res.ok() || res.value().has(mm::FaultResolution::kViolation)) {
+      const auto res =
+          mm::resolve_fault_at(map_->memory, map_->map.root, gpa, set, c_.caps, policy_);
+      if (!res.ok() || res.value().last.has(mm::FaultResolution::kViolation) ||
+          res.value().fell_back) {
         mismatch("unresolvable fault: " +
-                 std::string(res.ok() ? mm::violation_name(res.value().violation)
+                 std::string(res.ok() ? mm::violation_name(res.value().last.violation)
                                       : arch::error_name(res.error())));
         return;
       }
       tlb_.apply(mm::FaultResolution::flush());
-      if (res.value().has(mm::FaultResolution::kNeedsSplit)) {
-        const auto split = mm::split_live_leaf(map_->memory, mm::LiveEntry(slot), w.level, c_.caps);
-        if (!split.ok()) {
-          mismatch("split for a write failed");
-          return;
-        }
-        ++r_.splits;
+      if (res.value().splits) {
+        r_.splits += res.value().splits;
         model_.split(frame);
-        flush(split.value().flush, SimulationConfig::kDropSplit);
       }
+      flush(res.value().flush, SimulationConfig::kDropSplit);
     }
     mismatch("access never completed");
   }
