@@ -206,6 +206,7 @@ class Simulation {
   void aging_step(uint64_t budget) {
     ++r_.steps;
     mm::AgingTotals totals;
+    mm::AgingTotals reported;  // summed from the per-leaf reports
     const auto done =
         walk_.step(map_->memory, map_->map.root, budget, totals,
                    [&](Gpa base, uint64_t pages, bool accessed, bool dirty) {
@@ -226,6 +227,10 @@ class Simulation {
                      }
                      for (uint64_t f = first; f < first + pages; ++f)
                        ++visits_[f];
+                     reported.leaves += 1;
+                     reported.tracked_pages += pages;
+                     reported.accessed_pages += accessed ? pages : 0;
+                     reported.dirty_pages += dirty ? pages : 0;
                      ws_.observe(base, pages, accessed);
                      log_.note(base, pages, dirty);
                    });
@@ -235,6 +240,10 @@ class Simulation {
     }
     if (totals.contended || totals.invalid)
       mismatch("aging step reported contention or an invalid entry");
+    if (totals.leaves != reported.leaves || totals.tracked_pages != reported.tracked_pages ||
+        totals.accessed_pages != reported.accessed_pages ||
+        totals.dirty_pages != reported.dirty_pages)
+      mismatch("aging totals disagree with the per-leaf reports");
     flush(totals.flush, SimulationConfig::kDropAging);
     check_accessed_bitmap();
     if (done.value()) {
