@@ -2,7 +2,8 @@
 // 10% and 100% of the entries accessed since the previous pass, beside two baselines over
 // the same number of words in the same binary: a plain streaming read-modify-write (the
 // memory limit) and one compare-and-swap per word (the atomic limit). The run ends with a
-// table of ratios (docs/performance.md has the numbers and the command).
+// table of ratios (docs/performance.md has the numbers and the command). aging_pass_ws adds
+// the WorkingSet bookkeeping hv/ does for every report.
 //
 //   build/host/tests/bench/mm_aging_bench [--benchmark_filter=/1M]
 #include <benchmark/benchmark.h>
@@ -23,6 +24,7 @@
 #include "mm/aging_walk.h"
 #include "mm/ept_sw_bits.h"
 #include "mm/table_memory.h"
+#include "mm/working_set.h"
 
 namespace {
 
@@ -110,12 +112,17 @@ struct Ept {
     }
   }
 
-  mm::AgingTotals pass() {
+  // One whole pass; with `ws`, every report also goes to the working set (as hv/ does).
+  mm::AgingTotals pass(mm::WorkingSet* ws = nullptr) {
     mm::AgingWalk<FlatTables> walk(Gpa(0), Gpa(n * arch::kPageSize4K), mode, caps);
     mm::AgingTotals totals;
     uint64_t reported = 0;
     const auto done = walk.step(memory, root, ~uint64_t{0}, totals,
-                                [&](Gpa, uint64_t, bool accessed, bool) { reported += accessed; });
+                                [&](Gpa base, uint64_t pages, bool accessed, bool) {
+                                  reported += accessed;
+                                  if (ws)
+                                    ws->observe(base, pages, accessed);
+                                });
     if (!done.ok() || !done.value() || totals.leaves != n)
       std::abort();
     benchmark::DoNotOptimize(reported);
@@ -146,9 +153,13 @@ void per_entry(benchmark::State& state, uint64_t n) {
                                                      benchmark::Counter::kInvert);
 }
 
-void aging_pass(benchmark::State& state, uint64_t n, mm::TrackingMode mode, unsigned percent) {
+void aging_pass(benchmark::State& state, uint64_t n, mm::TrackingMode mode, unsigned percent,
+                bool working_set) {
   Ept& e = ept(n, mode);
-  e.pass();  // steady state: everything aged
+  std::vector<uint8_t> ages(working_set ? n : 0);
+  mm::WorkingSet ws(Gpa(0), ages.size(), ages.data());
+  mm::WorkingSet* feed = working_set ? &ws : nullptr;
+  e.pass(feed);  // steady state: everything aged
   const uint64_t stride = percent == 0 ? 0 : 100 / percent;
   for (auto _ : state) {
     if (stride) {
@@ -156,7 +167,7 @@ void aging_pass(benchmark::State& state, uint64_t n, mm::TrackingMode mode, unsi
       e.access_every(stride);
       state.ResumeTiming();
     }
-    const mm::AgingTotals t = e.pass();
+    const mm::AgingTotals t = e.pass(feed);
     if (t.accessed_pages != (stride ? (n + stride - 1) / stride : 0))
       state.SkipWithError("wrong accessed count");
   }
@@ -221,10 +232,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::Finalize();
     std::printf("\n%-36s %10s %14s %14s\n", "aging pass", "ns/entry", "x stream RMW", "x CAS/word");
     for (const std::string& name : order_) {
-      if (name.rfind("aging_pass/", 0) != 0)
+      if (name.rfind("aging_pass", 0) != 0)
         continue;
-      const std::string size =
-          name.substr(name.find('/', 11) + 1, name.rfind('/') - name.find('/', 11) - 1);
+      // aging_pass[_ws]/<mode>/<size>/<percent>
+      const size_t mode_end = name.find('/', name.find('/') + 1);
+      const std::string size = name.substr(mode_end + 1, name.rfind('/') - mode_end - 1);
       const double rmw = lookup("stream_rmw/" + size);
       const double cas = lookup("cas_per_word/" + size);
       std::printf("%-36s %10.2f %14.2f %14.2f\n", name.c_str(), ns_per_entry_[name],
@@ -261,9 +273,14 @@ void register_all() {
       for (unsigned percent : {0u, 10u, 100u}) {
         const std::string name = std::string("aging_pass/") + mm::tracking_mode_name(mode) + "/" +
                                  size + "/" + std::to_string(percent) + "pct";
-        benchmark::RegisterBenchmark(name.c_str(), aging_pass, n, mode, percent)
+        benchmark::RegisterBenchmark(name.c_str(), aging_pass, n, mode, percent, false)
             ->Unit(benchmark::kMillisecond);
       }
+      // The same pass feeding a WorkingSet, at the 10% point.
+      const std::string ws_name =
+          std::string("aging_pass_ws/") + mm::tracking_mode_name(mode) + "/" + size + "/10pct";
+      benchmark::RegisterBenchmark(ws_name.c_str(), aging_pass, n, mode, 10u, true)
+          ->Unit(benchmark::kMillisecond);
     }
   }
 }
