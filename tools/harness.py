@@ -3,9 +3,11 @@
 
 The image: a raw FAT32 disk (no partition table) holding agevisor.efi and a startup.nsh.
 OVMF finds no EFI/BOOT/BOOTX64.EFI on it, falls through to its built-in UEFI shell, and the
-shell runs startup.nsh from FS0:, which starts agevisor with the load options and, once
-agevisor returns, echoes a sentinel line (with the shell's %lasterror%): that is how a test
-knows the firmware went on. Under QEMU the script can end by writing a value to the
+shell runs startup.nsh from FS0:, which runs the --before commands, starts agevisor with
+the load options and, once agevisor returns, echoes a sentinel line (with the shell's
+%lasterror%): that is how a test knows the firmware went on. Then it runs the --after
+commands (guest tools and payloads put on the disk with --extra-file), each followed by its
+%lasterror%, and echoes a last line that ends the run. Under QEMU the script can end by writing a value to the
 isa-debug-exit port, which makes QEMU exit with status (value << 1) | 1.
 
 Logs kept in the work dir: serial.log (COM1, which OVMF's console also uses), e9.log (port
@@ -33,7 +35,8 @@ import sys
 import time
 
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
-SENTINEL = "agevisor-e2e: agevisor returned"
+SENTINEL = "agevisor-e2e: agevisor returned"  # followed by the shell's %lasterror%
+DONE = "agevisor-e2e: script done"  # the last line of startup.nsh: the run is over
 DISK_BYTES = 130 * 16 * 63 * 512  # whole cylinders, so Bochs takes the flat image as is
 # Bochs' own start-up chatter on stdout, around the port 0xE9 bytes.
 BOCHS_NOISE = re.compile(r"^\d{11}[a-z]\[|^ALSA lib|^Bochs connected|^=+$|"
@@ -68,16 +71,23 @@ def firmware():
     return path
 
 
-def startup_script(options, exit_value):
-    lines = ["@echo -off", "fs0:", "echo agevisor-e2e: starting agevisor",
-             f"agevisor.efi {options}".rstrip(), f"echo {SENTINEL} %lasterror%"]
+def startup_script(options, exit_value, before=(), after=()):
+    lines = ["@echo -off", "fs0:"]
+    for command in before:
+        lines += [f"echo agevisor-e2e: before: {command}", command]
+    lines += ["echo agevisor-e2e: starting agevisor", f"agevisor.efi {options}".rstrip(),
+              f"echo {SENTINEL} %lasterror%"]
+    for command in after:
+        lines += [f"echo agevisor-e2e: after: {command}", command,
+                  f"echo agevisor-e2e: returned %lasterror%"]
+    lines.append(f"echo {DONE}")
     if exit_value is not None:
         # UEFI shell `mm` writes an I/O port; QEMU's isa-debug-exit then ends the VM.
         lines.append(f"mm F4 {exit_value:x} -IO -w 1")
     return "\r\n".join(lines) + "\r\n"
 
 
-def build_disk(workdir, efi, options, exit_value):
+def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_files=()):
     disk = os.path.join(workdir, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(DISK_BYTES)
@@ -85,10 +95,13 @@ def build_disk(workdir, efi, options, exit_value):
                    capture_output=True)
     script = os.path.join(workdir, "startup.nsh")
     with open(script, "w", newline="") as f:
-        f.write(startup_script(options, exit_value))
+        f.write(startup_script(options, exit_value, before, after))
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    subprocess.run(["mcopy", "-o", "-i", disk, efi, script, "::/"], check=True, env=env,
-                   capture_output=True)
+    for path in extra_files:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--extra-file {path}: no such file")
+    subprocess.run(["mcopy", "-o", "-i", disk, efi, script, *extra_files, "::/"], check=True,
+                   env=env, capture_output=True)
     return disk
 
 
@@ -264,7 +277,8 @@ def run(args):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     exit_value = args.expect_exit if args.emulator == "qemu" else None
-    disk = build_disk(workdir, os.path.abspath(args.efi), args.options, exit_value)
+    disk = build_disk(workdir, os.path.abspath(args.efi), args.options, exit_value,
+                      args.before, args.after, [os.path.abspath(p) for p in args.extra_file])
     make = bochs_command if args.emulator == "bochs" else qemu_command
     command, stdout_path = make(args, workdir, disk)
     logs = Logs(workdir, args.emulator, stdout_path)
@@ -289,7 +303,7 @@ def run(args):
                     # went on after agevisor returned
                     finished = time.monotonic() - start
                     break
-                if SENTINEL in logs.text():
+                if DONE in logs.text():
                     finished = time.monotonic() - start
                     if exit_value is None:
                         break
@@ -319,7 +333,10 @@ def verdict(args, logs, workdir, finished, status, elapsed):
     problems = []
     if finished is None:
         why = "timed out" if status is None else f"emulator exited with status {status}"
-        problems.append(f"no '{SENTINEL}' line ({why} after {elapsed:.1f} s)")
+        problems.append(f"startup.nsh did not finish: no '{DONE}' line ({why} after "
+                        f"{elapsed:.1f} s)")
+    elif SENTINEL not in text and not args.no_com1:
+        problems.append(f"no '{SENTINEL}' line: agevisor did not return to the shell")
     for needle in args.expect:
         if needle not in text:
             problems.append(f"expected line missing: '{needle}'")
@@ -381,6 +398,13 @@ def main():
     parser.add_argument("--no-com1", action="store_true",
                         help="qemu: no serial port at all (COM1 absent); the run ends "
                         "through isa-debug-exit instead of the sentinel (needs --expect-exit)")
+    parser.add_argument("--extra-file", action="append", default=[],
+                        help="another file to put at the root of the disk (repeatable)")
+    parser.add_argument("--before", action="append", default=[],
+                        help="a shell command startup.nsh runs before agevisor (repeatable)")
+    parser.add_argument("--after", action="append", default=[],
+                        help="a shell command startup.nsh runs after agevisor returned "
+                        "(repeatable)")
     parser.add_argument("--stream", action="store_true", help="copy serial.log to stdout")
     parser.add_argument("--bochs-errors", action="store_true",
                         help="log Bochs errors (every EPT violation!) to bochs.log")

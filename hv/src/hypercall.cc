@@ -40,6 +40,53 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
       set_status(regs, status);
       return;
     }
+    case Hypercall::kAge: {
+      if (context.age == nullptr) {
+        set_status(regs, HypercallStatus::kUnknownFunction);
+        return;
+      }
+      AgeCounts counts;
+      const HypercallStatus status = context.age(context.tracker_self, &counts);
+      if (status == HypercallStatus::kOk) {
+        regs.rbx = counts.accessed_pages;
+        regs.rcx = counts.tracked_pages;
+        regs.rdx = counts.dirty_pages;
+      }
+      set_status(regs, status);
+      return;
+    }
+    case Hypercall::kWorkingSet: {
+      if (context.copy_working_set == nullptr) {
+        set_status(regs, HypercallStatus::kUnknownFunction);
+        return;
+      }
+      if (regs.rcx < sizeof(WorkingSetReport)) {
+        set_status(regs, HypercallStatus::kInvalidArgument);
+        return;
+      }
+      uint64_t written = 0;
+      const HypercallStatus status =
+          context.copy_working_set(context.tracker_self, regs.rbx, regs.rcx, &written);
+      regs.rbx = status == HypercallStatus::kOk ? written : 0;
+      set_status(regs, status);
+      return;
+    }
+    case Hypercall::kFrameAges: {
+      if (context.copy_frame_ages == nullptr) {
+        set_status(regs, HypercallStatus::kUnknownFunction);
+        return;
+      }
+      if (regs.rcx == 0 || (regs.rdx & 0xFFF) != 0) {
+        set_status(regs, HypercallStatus::kInvalidArgument);
+        return;
+      }
+      uint64_t written = 0;
+      const HypercallStatus status =
+          context.copy_frame_ages(context.tracker_self, regs.rbx, regs.rcx, regs.rdx, &written);
+      regs.rbx = status == HypercallStatus::kOk ? written : 0;
+      set_status(regs, status);
+      return;
+    }
   }
   set_status(regs, HypercallStatus::kUnknownFunction);
 }

@@ -2,6 +2,7 @@
 // never written read as 0, like a freshly cleared VMCS; every write is recorded.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -95,6 +96,29 @@ struct FakeEpt {
   bool mtrrs_written() {
     ++mtrr_writes;
     return retype_ok;
+  }
+
+  // Hypercalls that reach the tracker.
+  hv::HypercallStatus age_answer = hv::HypercallStatus::kOk;
+  hv::AgeCounts age_counts;
+  int passes = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> working_set_copies;  // (gpa, size)
+  hv::HypercallStatus age(hv::AgeCounts* counts) {
+    ++passes;
+    *counts = age_counts;
+    return age_answer;
+  }
+  hv::HypercallStatus copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written) {
+    working_set_copies.emplace_back(gpa, size);
+    *written = sizeof(hv::WorkingSetReport);
+    return hv::HypercallStatus::kOk;
+  }
+  std::vector<std::array<uint64_t, 3>> frame_age_copies;  // (gpa, frames, first)
+  hv::HypercallStatus copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first,
+                                      uint64_t* written) {
+    frame_age_copies.push_back({gpa, frames, first});
+    *written = frames;
+    return hv::HypercallStatus::kOk;
   }
 };
 

@@ -78,6 +78,38 @@ TEST_F(ExitHandler, VmcallFromUserModeIsDeniedButStillCompletes) {
   EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kDenied));
 }
 
+TEST_F(ExitHandler, VmcallAgeRunsAPassOnTheEptAndReturnsItsCounts) {
+  ept.age_counts = {512, 2048, 7};
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kAge);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(ept.passes, 1);
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_EQ(gprs.rbx, 512u);
+  EXPECT_EQ(gprs.rcx, 2048u);
+  EXPECT_EQ(gprs.rdx, 7u);
+  EXPECT_EQ(rip(), kRip + 3);
+}
+
+TEST_F(ExitHandler, VmcallAgeWithTrackingOffIsAnUnknownFunction) {
+  ept.age_answer = hv::HypercallStatus::kUnknownFunction;
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kAge);
+  gprs.rbx = 99;
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kUnknownFunction));
+  EXPECT_EQ(gprs.rbx, 99u) << "no counts on failure";
+}
+
+TEST_F(ExitHandler, VmcallWorkingSetHandsTheBufferToTheEpt) {
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kWorkingSet);
+  gprs.rbx = 0x123000;
+  gprs.rcx = 4096;
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  ASSERT_EQ(ept.working_set_copies.size(), 1u);
+  EXPECT_EQ(ept.working_set_copies[0], std::make_pair(uint64_t{0x123000}, uint64_t{4096}));
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_EQ(gprs.rbx, sizeof(hv::WorkingSetReport));
+}
+
 TEST_F(ExitHandler, BadXsetbvInjectsGpAndLeavesRip) {
   gprs.rax = 0x5;  // x87 + AVX without SSE
   EXPECT_EQ(exit(BasicExitReason::kXsetbv), ExitAction::kInjected);

@@ -92,3 +92,118 @@ TEST(Hypercall, LogCopiesThroughTheContextAndPassesRefusalsOn) {
 }
 
 }  // namespace
+
+struct FakeTracker {
+  int passes = 0;
+  uint64_t last_gpa = 0;
+  uint64_t last_size = 0;
+  HypercallStatus copy_answer = HypercallStatus::kOk;
+
+  static HypercallStatus age(void* self, hv::AgeCounts* counts) {
+    auto* t = static_cast<FakeTracker*>(self);
+    ++t->passes;
+    *counts = {10, 20, 30};
+    return HypercallStatus::kOk;
+  }
+  static HypercallStatus copy(void* self, uint64_t gpa, uint64_t size, uint64_t* written) {
+    auto* t = static_cast<FakeTracker*>(self);
+    t->last_gpa = gpa;
+    t->last_size = size;
+    *written = sizeof(hv::WorkingSetReport);
+    return t->copy_answer;
+  }
+  uint64_t last_first = 0;
+  static HypercallStatus ages(void* self, uint64_t gpa, uint64_t frames, uint64_t first,
+                              uint64_t* written) {
+    auto* t = static_cast<FakeTracker*>(self);
+    t->last_gpa = gpa;
+    t->last_size = frames;
+    t->last_first = first;
+    *written = frames;
+    return HypercallStatus::kOk;
+  }
+  HypercallContext context() {
+    HypercallContext c;
+    c.copy_frame_ages = &FakeTracker::ages;
+    c.age = &FakeTracker::age;
+    c.copy_working_set = &FakeTracker::copy;
+    c.tracker_self = this;
+    return c;
+  }
+};
+
+TEST(Hypercall, AgeAndWorkingSetAreUnknownWhenTrackingIsOff) {
+  for (Hypercall f : {Hypercall::kAge, Hypercall::kWorkingSet, Hypercall::kFrameAges}) {
+    auto regs = call(f, 0x1000, 4096);
+    hv::handle_hypercall(regs, {});
+    EXPECT_EQ(regs.rax, static_cast<uint64_t>(HypercallStatus::kUnknownFunction));
+  }
+}
+
+TEST(Hypercall, AgeReturnsThePassCounts) {
+  FakeTracker tracker;
+  auto regs = call(Hypercall::kAge);
+  hv::handle_hypercall(regs, tracker.context());
+  EXPECT_EQ(tracker.passes, 1);
+  EXPECT_EQ(regs.rax, 0u);
+  EXPECT_EQ(regs.rbx, 10u);
+  EXPECT_EQ(regs.rcx, 20u);
+  EXPECT_EQ(regs.rdx, 30u);
+}
+
+TEST(Hypercall, WorkingSetRefusesABufferSmallerThanTheReport) {
+  FakeTracker tracker;
+  auto regs = call(Hypercall::kWorkingSet, 0x1000, sizeof(hv::WorkingSetReport) - 1);
+  hv::handle_hypercall(regs, tracker.context());
+  EXPECT_EQ(regs.rax, static_cast<uint64_t>(HypercallStatus::kInvalidArgument));
+  EXPECT_EQ(tracker.last_size, 0u) << "the tracker was not asked";
+}
+
+TEST(Hypercall, WorkingSetCopiesThroughTheTrackerAndPassesRefusalsOn) {
+  FakeTracker tracker;
+  auto regs = call(Hypercall::kWorkingSet, 0x5000, 4096);
+  hv::handle_hypercall(regs, tracker.context());
+  EXPECT_EQ(regs.rax, 0u);
+  EXPECT_EQ(regs.rbx, sizeof(hv::WorkingSetReport));
+  EXPECT_EQ(tracker.last_gpa, 0x5000u);
+  tracker.copy_answer = HypercallStatus::kDenied;
+  regs = call(Hypercall::kWorkingSet, 0x5000, 4096);
+  hv::handle_hypercall(regs, tracker.context());
+  EXPECT_EQ(regs.rax, static_cast<uint64_t>(HypercallStatus::kDenied));
+  EXPECT_EQ(regs.rbx, 0u);
+}
+
+TEST(Hypercall, UserModeCannotAgeOrReadTheWorkingSet) {
+  FakeTracker tracker;
+  auto context = tracker.context();
+  context.guest_cpl = 3;
+  for (Hypercall f : {Hypercall::kAge, Hypercall::kWorkingSet, Hypercall::kFrameAges}) {
+    auto regs = call(f, 0x1000, 4096);
+    hv::handle_hypercall(regs, context);
+    EXPECT_EQ(regs.rax, static_cast<uint64_t>(HypercallStatus::kDenied));
+  }
+  EXPECT_EQ(tracker.passes, 0);
+  EXPECT_EQ(tracker.last_size, 0u);
+}
+
+TEST(Hypercall, FrameAgesPassesBufferCountAndFirstFrame) {
+  FakeTracker tracker;
+  HypercallRegisters regs{static_cast<uint64_t>(Hypercall::kFrameAges), 0x8000, 512, 0x200000};
+  hv::handle_hypercall(regs, tracker.context());
+  EXPECT_EQ(regs.rax, 0u);
+  EXPECT_EQ(regs.rbx, 512u);
+  EXPECT_EQ(tracker.last_gpa, 0x8000u);
+  EXPECT_EQ(tracker.last_size, 512u);
+  EXPECT_EQ(tracker.last_first, 0x200000u);
+}
+
+TEST(Hypercall, FrameAgesRefusesAnUnalignedFirstFrameOrNoFrames) {
+  FakeTracker tracker;
+  HypercallRegisters unaligned{static_cast<uint64_t>(Hypercall::kFrameAges), 0x8000, 512, 0x200800};
+  hv::handle_hypercall(unaligned, tracker.context());
+  EXPECT_EQ(unaligned.rax, static_cast<uint64_t>(HypercallStatus::kInvalidArgument));
+  HypercallRegisters none{static_cast<uint64_t>(Hypercall::kFrameAges), 0x8000, 0, 0x200000};
+  hv::handle_hypercall(none, tracker.context());
+  EXPECT_EQ(none.rax, static_cast<uint64_t>(HypercallStatus::kInvalidArgument));
+  EXPECT_EQ(tracker.last_size, 0u) << "the tracker was not asked";
+}

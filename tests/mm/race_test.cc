@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <latch>
 #include <random>
@@ -68,14 +69,19 @@ struct Shared {
   // then, so they overlap the workload however the scheduler starts the threads, and stop
   // at an iteration cap in any case.
   std::atomic<int> workers_left{0};
+  // Workload threads stop looking for more interleavings here: far beyond what an idle or
+  // moderately loaded machine needs (well under a second), so only a starved run fails.
+  std::chrono::steady_clock::time_point deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
 };
 
 constexpr int kMaxPasses = 1'000'000;
-// Workload threads keep going (up to kMaxOps) until they have seen the effect of aging
+// Workload threads keep going (up to the deadline) until they have seen the effect of aging
 // this many times (a restore, or A set again after aging cleared it), so the test really
-// exercises the race whatever the scheduler does; their own count is a minimum.
+// exercises the race whatever the scheduler does; their own count is a minimum. An
+// operation cap would not do: on a loaded machine the aging thread may not run at all
+// while a vCPU thread burns through its cap.
 constexpr uint64_t kMinInterleavings = 1000;
-constexpr int kMaxOps = 2'000'000;
 
 // Two cores, five threads: a thread that never yields can finish its whole loop inside
 // one time slice. Yielding every few iterations makes the threads take turns.
@@ -86,7 +92,10 @@ void let_others_run(int n) {
 
 bool keep_working(const Shared& s, int done, int wanted) {
   let_others_run(done);
-  return done < kMaxOps && (done < wanted || s.interleavings.load() < kMinInterleavings);
+  if (done < wanted)
+    return true;
+  return s.interleavings.load() < kMinInterleavings &&
+         std::chrono::steady_clock::now() < s.deadline;
 }
 
 // Marks a workload thread as running for its whole scope.

@@ -19,7 +19,20 @@ enum class Hypercall : uint64_t {
   kVersion = kHypercallBase + 0,  // out: RBX = ABI version, RCX = "agev", RDX = "isor"
   kCpu = kHypercallBase + 1,      // out: RBX = APIC ID, RCX = VM exits on this CPU so far
   kLog = kHypercallBase + 2,      // in: RBX = guest-physical buffer, RCX = size; out: RBX = bytes
+  // One complete aging pass over guest RAM, then INVEPT.
+  // out: RBX = pages accessed since the previous pass, RCX = pages tracked, RDX = pages dirty
+  kAge = kHypercallBase + 3,
+  // in: RBX = guest-physical buffer, RCX = its size (>= sizeof(WorkingSetReport))
+  // out: RBX = bytes written (a WorkingSetReport)
+  kWorkingSet = kHypercallBase + 4,
+  // in: RBX = guest-physical buffer, RCX = frames (one byte each), RDX = guest-physical
+  // address of the first frame (4 KiB aligned)
+  // out: RBX = frames written: each byte the frame's idle age in passes (0 = accessed in
+  // the last pass, saturating at 254), kFrameNotTracked for frames outside tracked RAM
+  kFrameAges = kHypercallBase + 5,
 };
+
+inline constexpr uint8_t kFrameNotTracked = 0xFF;
 
 enum class HypercallStatus : uint64_t {
   kOk = 0,
@@ -27,5 +40,30 @@ enum class HypercallStatus : uint64_t {
   kInvalidArgument = 2,
   kDenied = 3,  // called from CPL > 0, or a buffer that overlaps hypervisor memory
 };
+
+// What the age function counts (RBX, RCX, RDX). A 2 MiB leaf counts as 512 pages.
+struct AgeCounts {
+  uint64_t accessed_pages = 0;
+  uint64_t tracked_pages = 0;
+  uint64_t dirty_pages = 0;
+};
+
+// Idle-age buckets of the working-set report: frames idle for 0, 1, 2-3, 4-7, 8-15, 16-31,
+// 32-63, 64-127 and 128 or more passes (multi-generation LRU's spacing).
+inline constexpr unsigned kIdleBuckets = 9;
+
+// The working_set function's answer, written to the guest's buffer as is (little-endian
+// 64-bit fields, no padding).
+struct WorkingSetReport {
+  uint64_t passes = 0;  // aging passes run so far
+  uint64_t frames = 0;  // 4 KiB RAM frames tracked (the sum of idle[])
+  uint64_t idle[kIdleBuckets] = {};
+};
+static_assert(sizeof(WorkingSetReport) == 88);
+
+// The lowest idle age (in passes) each bucket holds.
+constexpr uint64_t idle_bucket_floor(unsigned bucket) {
+  return bucket == 0 ? 0 : uint64_t{1} << (bucket - 1);
+}
 
 }  // namespace hv

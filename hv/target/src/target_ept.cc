@@ -8,6 +8,8 @@
 #include "hv/mtrr_reader.h"
 #include "hv/target/log.h"
 
+extern "C" void* memcpy(void* dst, const void* src, size_t n);
+
 namespace hv::target {
 
 void flush_ept(const EptState& ept, mm::FlushRequest flush) {
@@ -25,6 +27,13 @@ EptFaultResult TargetEpt::resolve_violation(uint64_t gpa, uint64_t qualification
   const auto q = arch::EptViolationQualification::from_raw(qualification, false,
                                                            context.caps.advanced_exit_info);
   const EptFault fault = resolve_ept_violation(context, arch::Gpa(gpa), q);
+  if (fault.first_report) {
+    const auto& range = context.hidden.ranges[fault.hidden_range];
+    log::printf(
+        "ept: guest %s of hypervisor memory at GPA %#lx (range %#lx-%#lx): backed by a "
+        "dummy page, the guest continues (reported once per range)",
+        q.write ? "write" : (q.fetch ? "fetch" : "read"), gpa, range.start, range.end);
+  }
   if (fault.result != EptFaultResult::kResolved) {
     log::printf("ept: %s access to GPA %#lx: %s (%s)",
                 fault.result == EptFaultResult::kDenied ? "denied" : "unresolved", gpa,
@@ -47,6 +56,58 @@ bool TargetEpt::mtrrs_written() {
   }
   flush_ept(*state, flush.value());
   return true;
+}
+
+arch::Result<void> start_tracker(EptState& ept, const mm::MemoryRange* ranges, size_t count,
+                                 mm::TrackingMode mode) {
+  const uint64_t frames = Tracker<HostPool>::frames_needed(ranges, count);
+  const uint64_t pages = (frames + arch::kPageSize4K - 1) / arch::kPageSize4K;
+  const arch::Hpa storage = TRY(ept.pool.allocate_contiguous(pages == 0 ? 1 : pages));
+  // The pool is identity-mapped for the host (and, before launch, for the firmware).
+  auto* ages = reinterpret_cast<uint8_t*>(storage.value());
+  TRY(ept.tracker.init(ranges, count, mode, ept.context.caps, ages, pages * arch::kPageSize4K));
+  ept.tracking = true;
+  log::printf("track: %lu MiB of RAM in %zu ranges, idle ages in %lu pool pages", frames / 256,
+              ept.tracker.range_count(), pages);
+  return {};
+}
+
+HypercallStatus TargetEpt::age(AgeCounts* counts) {
+  if (!state->tracking)
+    return HypercallStatus::kUnknownFunction;
+  const auto pass = state->tracker.age_pass(*state->context.memory, state->context.map.root);
+  if (!pass.ok()) {
+    log::printf("track: aging pass failed: %s", arch::error_name(pass.error()));
+    return HypercallStatus::kInvalidArgument;
+  }
+  // One CPU today: this INVEPT covers every CPU that may cache the EPT. With more CPUs the
+  // flush must reach each of them before the pass's results are relied on.
+  flush_ept(*state, pass.value().flush);
+  *counts = pass.value().counts;
+  return HypercallStatus::kOk;
+}
+
+HypercallStatus TargetEpt::copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written) {
+  if (!state->tracking)
+    return HypercallStatus::kUnknownFunction;
+  const WorkingSetReport report = state->tracker.report();
+  if (size < sizeof(report) || !state->tracker.guest_buffer_ok(gpa, sizeof(report)))
+    return HypercallStatus::kDenied;
+  // Guest RAM is identity-mapped in the host's page tables.
+  memcpy(reinterpret_cast<void*>(gpa), &report, sizeof(report));
+  *written = sizeof(report);
+  return HypercallStatus::kOk;
+}
+
+HypercallStatus TargetEpt::copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first,
+                                           uint64_t* written) {
+  if (!state->tracking)
+    return HypercallStatus::kUnknownFunction;
+  if (!state->tracker.guest_buffer_ok(gpa, frames))
+    return HypercallStatus::kDenied;
+  state->tracker.frame_ages(arch::Gpa(first), frames, reinterpret_cast<uint8_t*>(gpa));
+  *written = frames;
+  return HypercallStatus::kOk;
 }
 
 }  // namespace hv::target

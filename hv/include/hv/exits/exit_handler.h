@@ -78,13 +78,22 @@ ExitAction handle_cpuid(VcpuState& vcpu, V&, C& cpu, arch::GuestGprs& r) {
   return ExitAction::kAdvance;
 }
 
-template <VmcsAccess V>
-ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, arch::GuestGprs& r) {
+template <VmcsAccess V, EptService E>
+ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
   HypercallRegisters regs{r.rax, r.rbx, r.rcx, r.rdx};
   HypercallContext context;
   context.guest_cpl = guest_cpl(vmcs);
   context.apic_id = vcpu.apic_id;
   context.exit_count = vcpu.exit_count;
+  context.tracker_self = &ept;
+  context.age = [](void* self, AgeCounts* counts) { return static_cast<E*>(self)->age(counts); };
+  context.copy_working_set = [](void* self, uint64_t gpa, uint64_t size, uint64_t* written) {
+    return static_cast<E*>(self)->copy_working_set(gpa, size, written);
+  };
+  context.copy_frame_ages = [](void* self, uint64_t gpa, uint64_t frames, uint64_t first,
+                               uint64_t* written) {
+    return static_cast<E*>(self)->copy_frame_ages(gpa, frames, first, written);
+  };
   handle_hypercall(regs, context);
   r.rax = regs.rax;
   r.rbx = regs.rbx;
@@ -310,7 +319,7 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
     case R::kCpuid:
       return handle_cpuid(vcpu, vmcs, cpu, r);
     case R::kVmcall:
-      return handle_vmcall(vcpu, vmcs, r);
+      return handle_vmcall(vcpu, vmcs, ept, r);
     case R::kXsetbv:
       return handle_xsetbv(vcpu, vmcs, cpu, r);
     case R::kRdmsr:

@@ -8,6 +8,7 @@
 
 #include "arch/cpu_io.h"
 #include "arch/vmcs_fields.h"
+#include "hv/hypercall_abi.h"
 
 namespace hv {
 
@@ -48,6 +49,17 @@ concept EptService = requires(T& e, uint64_t u64) {
   { e.resolve_violation(u64, u64) } -> std::same_as<EptFaultResult>;
   // The guest wrote an MTRR: retype the map and flush; false if that failed.
   { e.mtrrs_written() } -> std::same_as<bool>;
+  // The age hypercall: one aging pass over guest RAM, flushed; kUnknownFunction when
+  // tracking is off.
+  { e.age(static_cast<AgeCounts*>(nullptr)) } -> std::same_as<HypercallStatus>;
+  // The working_set hypercall: a WorkingSetReport written to guest-physical `gpa`.
+  {
+    e.copy_working_set(u64, u64, static_cast<uint64_t*>(nullptr))
+    } -> std::same_as<HypercallStatus>;
+  // The frame_ages hypercall: idle ages of `frames` frames from `first`, written to `gpa`.
+  {
+    e.copy_frame_ages(u64, u64, u64, static_cast<uint64_t*>(nullptr))
+    } -> std::same_as<HypercallStatus>;
 };
 
 }  // namespace hv

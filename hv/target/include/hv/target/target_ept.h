@@ -6,6 +6,7 @@
 
 #include "hv/ept_context.h"
 #include "hv/exits/exit_seams.h"
+#include "hv/tracker.h"
 #include "mm/flush_request.h"
 #include "mm/page_pool.h"
 
@@ -18,7 +19,15 @@ struct EptState {
   HostPool pool;
   HostEptContext context;
   uint64_t eptp = 0;
+  // Aging passes and the working set over guest RAM (idle ages in pool metadata).
+  Tracker<HostPool> tracker;
+  bool tracking = false;
 };
+
+// Sets up the tracker over the RAM ranges of the memory map, its idle ages taken from the
+// pool. Called once the identity map is built.
+arch::Result<void> start_tracker(EptState& ept, const mm::MemoryRange* ranges, size_t count,
+                                 mm::TrackingMode mode);
 
 // Issues the INVEPT a FlushRequest asks for: single-context for agevisor's one EPT when the
 // processor has it, else all-context. [SDM 3C "Guidelines for Use of the INVEPT Instruction"]
@@ -28,6 +37,9 @@ struct TargetEpt {
   EptState* state = nullptr;
   EptFaultResult resolve_violation(uint64_t gpa, uint64_t qualification);
   bool mtrrs_written();
+  HypercallStatus age(AgeCounts* counts);
+  HypercallStatus copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written);
+  HypercallStatus copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first, uint64_t* written);
 };
 
 static_assert(EptService<TargetEpt>);

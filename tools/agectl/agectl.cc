@@ -1,0 +1,374 @@
+// agectl: the guest side of agevisor's working-set report, an EFI application run from the
+// UEFI shell while agevisor is running (see tools/agectl/README.md).
+//
+// It touches a buffer in shrinking rounds (all of it, then half, a quarter...), asks
+// agevisor for an aging pass after each round, and prints what agevisor saw: the pages the
+// pass found accessed and dirty, the machine's idle-age histogram, and a check of the idle
+// age agevisor reports for every frame of the buffer against what the rounds did to it.
+extern "C" {
+#include <efi.h>
+#include <efilib.h>
+}
+
+#include <cstdarg>
+#include <cstdint>
+
+#include "agectl/args.h"
+#include "agectl/expected_age.h"
+#include "arch/format.h"
+#include "hv/hypercall_abi.h"
+
+namespace {
+
+constinit EFI_SYSTEM_TABLE* g_system = nullptr;
+
+void out_port_e9(const char* text) {
+  for (const char* p = text; *p != '\0'; ++p)
+    asm volatile("outb %0, %1" : : "a"(*p), "Nd"(uint16_t{0xE9}));
+  asm volatile("outb %0, %1" : : "a"('\n'), "Nd"(uint16_t{0xE9}));
+}
+
+// One line to the console (which OVMF mirrors to COM1) and to port 0xE9.
+__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
+  char line[200];
+  va_list args;
+  va_start(args, fmt);
+  arch::vformat(line, sizeof(line), fmt, args);
+  va_end(args);
+  CHAR16 wide[sizeof(line) + 2];
+  size_t n = 0;
+  for (; line[n] != '\0'; ++n)
+    wide[n] = static_cast<CHAR16>(static_cast<unsigned char>(line[n]));
+  wide[n++] = '\r';
+  wide[n++] = '\n';
+  wide[n] = 0;
+  g_system->ConOut->OutputString(g_system->ConOut, wide);
+  out_port_e9(line);
+}
+
+struct Cpuid {
+  uint32_t eax, ebx, ecx, edx;
+};
+
+Cpuid cpuid(uint32_t leaf) {
+  Cpuid r{};
+  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(0));
+  return r;
+}
+
+struct Regs {
+  uint64_t rax, rbx, rcx, rdx;
+};
+
+Regs vmcall(hv::Hypercall function, uint64_t rbx = 0, uint64_t rcx = 0, uint64_t rdx = 0) {
+  Regs r{static_cast<uint64_t>(function), rbx, rcx, rdx};
+  asm volatile("vmcall" : "+a"(r.rax), "+b"(r.rbx), "+c"(r.rcx), "+d"(r.rdx) : : "memory");
+  return r;
+}
+
+bool agevisor_present() {
+  if ((cpuid(1).ecx & (1u << 31)) == 0)
+    return false;
+  const Cpuid h = cpuid(0x4000'0000);
+  return h.ebx == 0x76656761 && h.ecx == 0x726F7369 && h.edx == 0;  // "agev" "isor" 0
+}
+
+void read_options(EFI_HANDLE image, char* out, size_t size) {
+  out[0] = '\0';
+  EFI_GUID guid = LOADED_IMAGE_PROTOCOL;
+  EFI_LOADED_IMAGE* loaded = nullptr;
+  if (EFI_ERROR(g_system->BootServices->HandleProtocol(image, &guid,
+                                                       reinterpret_cast<void**>(&loaded))) ||
+      loaded->LoadOptions == nullptr)
+    return;
+  const auto* text = static_cast<const uint16_t*>(loaded->LoadOptions);
+  const size_t units = loaded->LoadOptionsSize / sizeof(uint16_t);
+  size_t n = 0;
+  for (size_t i = 0; i < units && text[i] != 0 && n + 1 < size; ++i)
+    out[n++] = text[i] < 0x80 ? static_cast<char>(text[i]) : '?';
+  out[n] = '\0';
+}
+
+// The shell passes "agectl.efi arg...": skip the program name.
+const char* skip_program(const char* s) {
+  while (*s == ' ')
+    ++s;
+  const char* p = s;
+  while (*p != '\0' && *p != ' ')
+    ++p;
+  if (p - s >= 4 && (p[-1] | 0x20) == 'i' && (p[-2] | 0x20) == 'f' && (p[-3] | 0x20) == 'e' &&
+      p[-4] == '.')
+    return p;
+  return s;
+}
+
+const char* status_name(uint64_t status) {
+  switch (static_cast<hv::HypercallStatus>(status)) {
+    case hv::HypercallStatus::kOk:
+      return "ok";
+    case hv::HypercallStatus::kUnknownFunction:
+      return "unknown function (is tracking off?)";
+    case hv::HypercallStatus::kInvalidArgument:
+      return "invalid argument";
+    case hv::HypercallStatus::kDenied:
+      return "denied";
+  }
+  return "unknown status";
+}
+
+bool age(const char* what, hv::AgeCounts* counts) {
+  const Regs r = vmcall(hv::Hypercall::kAge);
+  if (r.rax != 0) {
+    say("agectl: %s: age hypercall failed: %s", what, status_name(r.rax));
+    return false;
+  }
+  *counts = {r.rbx, r.rcx, r.rdx};
+  return true;
+}
+
+bool print_working_set(hv::WorkingSetReport* report) {
+  const Regs r =
+      vmcall(hv::Hypercall::kWorkingSet, reinterpret_cast<uint64_t>(report), sizeof(*report));
+  if (r.rax != 0) {
+    say("agectl: working_set hypercall failed: %s", status_name(r.rax));
+    return false;
+  }
+  say("agectl: working set after %lu passes: %lu frames (%lu MiB) of RAM tracked", report->passes,
+      report->frames, report->frames / 256);
+  for (unsigned b = 0; b < hv::kIdleBuckets; ++b) {
+    const uint64_t lo = hv::idle_bucket_floor(b);
+    char range[24];
+    if (b + 1 == hv::kIdleBuckets)
+      arch::format(range, sizeof(range), "%lu+", lo);
+    else if (hv::idle_bucket_floor(b + 1) - 1 == lo)
+      arch::format(range, sizeof(range), "%lu", lo);
+    else
+      arch::format(range, sizeof(range), "%lu-%lu", lo, hv::idle_bucket_floor(b + 1) - 1);
+    say("agectl:   idle %-7s passes: %8lu frames %6lu KiB", range, report->idle[b],
+        report->idle[b] * 4);
+  }
+  return true;
+}
+
+// Whether the page at `page` holds `needle` anywhere.
+bool page_contains(const volatile uint8_t* page, const char* needle, size_t length) {
+  for (size_t i = 0; i + length <= 4096; ++i) {
+    size_t k = 0;
+    while (k < length && page[i + k] == static_cast<uint8_t>(needle[k]))
+      ++k;
+    if (k == length)
+      return true;
+  }
+  return false;
+}
+
+bool page_is_zero(const volatile uint64_t* page) {
+  for (size_t i = 0; i < 512; ++i) {
+    if (page[i] != 0)
+      return false;
+  }
+  return true;
+}
+
+// The hostile guest: agevisor's image copy, stacks, VMCS and EPT pool are runtime-services
+// pages in the memory map, so read every runtime page looking for agevisor's own banner
+// (present in its image), and write to pages that read as zero: a write to one page agevisor
+// hides shows up at every other hidden page (they all share one dummy page) and never in
+// agevisor's memory. Firmware pages it writes get their zero back at once.
+EFI_STATUS hostile() {
+  EFI_BOOT_SERVICES* bs = g_system->BootServices;
+  UINTN map_size = 0;
+  UINTN key = 0;
+  UINTN desc_size = 0;
+  UINT32 desc_version = 0;
+  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
+  map_size += 8 * desc_size;
+  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  uint64_t* zero_pages = nullptr;
+  constexpr size_t kMaxZeroPages = 8192;
+  if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, map_size, reinterpret_cast<void**>(&map))) ||
+      EFI_ERROR(bs->AllocatePool(EfiBootServicesData, kMaxZeroPages * sizeof(uint64_t),
+                                 reinterpret_cast<void**>(&zero_pages))) ||
+      EFI_ERROR(bs->GetMemoryMap(&map_size, map, &key, &desc_size, &desc_version))) {
+    say("agectl: hostile: cannot read the memory map");
+    return EFI_OUT_OF_RESOURCES;
+  }
+  // Built at run time so agectl's own image never holds the text it looks for.
+  char needle[40];
+  arch::format(needle, sizeof(needle), "%s %s", "agevisor 0.1.0:", "memory access tracking");
+  size_t needle_length = 0;
+  while (needle[needle_length] != '\0')
+    ++needle_length;
+
+  uint64_t pages = 0;
+  uint64_t ranges = 0;
+  uint64_t seen = 0;
+  size_t zeros = 0;
+  for (UINTN offset = 0; offset < map_size; offset += desc_size) {
+    const auto* d =
+        reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+    if (d->Type != EfiRuntimeServicesCode && d->Type != EfiRuntimeServicesData)
+      continue;
+    ++ranges;
+    for (uint64_t p = 0; p < d->NumberOfPages; ++p) {
+      const uint64_t address = d->PhysicalStart + p * 4096;
+      const auto* page = reinterpret_cast<const volatile uint8_t*>(address);
+      ++pages;
+      if (page_contains(page, needle, needle_length)) {
+        if (seen == 0)
+          say("agectl: FAIL: hostile: agevisor's image is readable at %#lx", address);
+        ++seen;
+      }
+      if (zeros < kMaxZeroPages && page_is_zero(reinterpret_cast<const volatile uint64_t*>(page)))
+        zero_pages[zeros++] = address;
+    }
+  }
+  say("agectl: hostile: read %lu runtime pages in %lu ranges: agevisor's image seen in %lu", pages,
+      ranges, seen);
+
+  // Write a marker to one zero page after another until it shows up elsewhere.
+  constexpr uint64_t kMarker = 0x6167'6563'746C'2121;  // "!!ltceg a"
+  uint64_t aliases = 0;
+  uint64_t written_at = 0;
+  for (size_t c = 0; c < zeros && c < 256 && aliases == 0; ++c) {
+    auto* target = reinterpret_cast<volatile uint64_t*>(zero_pages[c]);
+    *target = kMarker;
+    for (size_t o = 0; o < zeros; ++o) {
+      if (o != c && *reinterpret_cast<volatile uint64_t*>(zero_pages[o]) == kMarker)
+        ++aliases;
+    }
+    *target = 0;
+    written_at = zero_pages[c];
+  }
+  unsigned failures = seen != 0 ? 1 : 0;
+  if (aliases == 0) {
+    say("agectl: FAIL: hostile: no write to a zero runtime page showed up anywhere else (%zu "
+        "zero pages)",
+        zeros);
+    ++failures;
+  } else {
+    say("agectl: hostile: a write to %#lx showed up at %lu other runtime pages: agevisor's pages "
+        "share one dummy page",
+        written_at, aliases);
+  }
+  hv::AgeCounts counts;
+  const Regs version = vmcall(hv::Hypercall::kVersion);
+  if (version.rax != 0 || version.rbx != hv::kHypercallAbiVersion || !age("hostile", &counts)) {
+    say("agectl: FAIL: hostile: agevisor stopped answering");
+    ++failures;
+  } else {
+    say("agectl: hostile: agevisor still answers: ABI version %lu, an aging pass tracked %lu "
+        "pages",
+        version.rbx, counts.tracked_pages);
+  }
+  bs->FreePool(zero_pages);
+  bs->FreePool(map);
+  if (failures != 0)
+    return EFI_ABORTED;
+  say("agectl: hostile: done");
+  return EFI_SUCCESS;
+}
+
+EFI_STATUS run(const agectl::Args& args) {
+  const Regs version = vmcall(hv::Hypercall::kVersion);
+  say("agectl: agevisor hypercall ABI version %lu", version.rbx);
+  if (args.hostile)
+    return hostile();
+
+  EFI_BOOT_SERVICES* bs = g_system->BootServices;
+  hv::WorkingSetReport* report = nullptr;
+  if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, sizeof(*report),
+                                 reinterpret_cast<void**>(&report)))) {
+    say("agectl: out of memory for the report");
+    return EFI_OUT_OF_RESOURCES;
+  }
+  hv::AgeCounts counts;
+  if (args.report_only) {
+    if (!age("report", &counts))
+      return EFI_UNSUPPORTED;
+    say("agectl: pass: %lu pages accessed, %lu tracked, %lu dirty", counts.accessed_pages,
+        counts.tracked_pages, counts.dirty_pages);
+    return print_working_set(report) ? EFI_SUCCESS : EFI_UNSUPPORTED;
+  }
+
+  // The buffer, aligned to 2 MiB so its halves are whole 2 MiB leaves.
+  const uint64_t bytes = uint64_t{args.mib} << 20;
+  const uint64_t frames = bytes / 4096;
+  EFI_PHYSICAL_ADDRESS raw = 0;
+  if (EFI_ERROR(bs->AllocatePages(AllocateAnyPages, EfiBootServicesData,
+                                  (bytes + (2u << 20)) / 4096, &raw))) {
+    say("agectl: cannot allocate %u MiB", args.mib);
+    return EFI_OUT_OF_RESOURCES;
+  }
+  const uint64_t base = (raw + (2u << 20) - 1) & ~uint64_t{(2u << 20) - 1};
+  uint8_t* ages = nullptr;
+  if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, frames, reinterpret_cast<void**>(&ages)))) {
+    say("agectl: out of memory for the frame ages");
+    return EFI_OUT_OF_RESOURCES;
+  }
+  say("agectl: buffer of %u MiB at %#lx, %u rounds", args.mib, base, args.rounds);
+
+  if (!age("start", &counts))  // forget what happened before
+    return EFI_UNSUPPORTED;
+  unsigned failures = 0;
+  for (unsigned round = 1; round <= args.rounds; ++round) {
+    const uint64_t written = agectl::round_bytes(args, round);
+    auto* volatile bytes_ptr = reinterpret_cast<volatile uint8_t*>(base);
+    for (uint64_t offset = 0; offset < written; offset += 4096)
+      bytes_ptr[offset] = static_cast<uint8_t>(bytes_ptr[offset] + round);
+    if (!age("round", &counts))
+      return EFI_UNSUPPORTED;
+    say("agectl: round %u: wrote %lu KiB, pass: %lu pages accessed, %lu tracked, %lu dirty", round,
+        written / 1024, counts.accessed_pages, counts.tracked_pages, counts.dirty_pages);
+    if (counts.accessed_pages < written / 4096 || counts.dirty_pages < written / 4096) {
+      say("agectl: FAIL: round %u wrote %lu pages, the pass saw fewer", round, written / 4096);
+      ++failures;
+    }
+    if (!print_working_set(report))
+      return EFI_UNSUPPORTED;
+    const Regs r =
+        vmcall(hv::Hypercall::kFrameAges, reinterpret_cast<uint64_t>(ages), frames, base);
+    if (r.rax != 0 || r.rbx != frames) {
+      say("agectl: frame_ages hypercall failed: %s", status_name(r.rax));
+      return EFI_UNSUPPORTED;
+    }
+    const agectl::AgeCheck check = agectl::check_frame_ages(args, round, ages, frames);
+    if (check.mismatches != 0) {
+      say("agectl: FAIL: round %u: %lu of %lu frames have an unexpected idle age (frame %lu: "
+          "%u, expected %u)",
+          round, check.mismatches, check.checked, check.first_bad, check.first_bad_age,
+          check.first_bad_expected);
+      ++failures;
+    } else {
+      say("agectl: round %u: idle ages of %lu buffer frames as expected (%lu idle >= 1 pass)",
+          round, check.checked, check.idle);
+    }
+  }
+  bs->FreePool(ages);
+  bs->FreePool(report);
+  bs->FreePages(raw, (bytes + (2u << 20)) / 4096);
+  if (failures != 0) {
+    say("agectl: FAILED: %u checks", failures);
+    return EFI_ABORTED;
+  }
+  say("agectl: done");
+  return EFI_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
+  g_system = system_table;
+  char options[128];
+  read_options(image, options, sizeof(options));
+  const agectl::ArgsResult parsed = agectl::parse_args(skip_program(options));
+  if (!parsed.ok) {
+    say("agectl: %s", parsed.error);
+    return EFI_INVALID_PARAMETER;
+  }
+  if (!agevisor_present()) {
+    say("agectl: agevisor is not running (no 'agevisor' signature at CPUID 0x40000000)");
+    return EFI_NOT_FOUND;
+  }
+  return run(parsed.args);
+}

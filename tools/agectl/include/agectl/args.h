@@ -1,0 +1,113 @@
+// agectl's command line, parsed without the firmware so host tests can check it.
+//   agectl.efi [rounds=N] [mib=N] [report | hostile]
+// rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
+// touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
+// `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
+// checks that agevisor's data never shows and its memory is never written.
+#pragma once
+
+#include <cstdint>
+
+namespace agectl {
+
+struct Args {
+  unsigned rounds = 3;
+  unsigned mib = 8;
+  bool report_only = false;
+  bool hostile = false;
+};
+
+struct ArgsResult {
+  bool ok = false;
+  Args args;
+  const char* error = nullptr;  // what was wrong, when !ok
+};
+
+namespace args_detail {
+
+constexpr bool starts_with(const char* s, const char* prefix, const char** rest) {
+  while (*prefix != '\0') {
+    if (*s != *prefix)
+      return false;
+    ++s;
+    ++prefix;
+  }
+  *rest = s;
+  return true;
+}
+
+// A decimal number that ends at a space or the end of the text; false on anything else.
+constexpr bool parse_number(const char* s, unsigned max, unsigned* out, const char** end) {
+  uint64_t value = 0;
+  const char* p = s;
+  while (*p >= '0' && *p <= '9') {
+    value = value * 10 + static_cast<unsigned>(*p - '0');
+    if (value > max)
+      return false;
+    ++p;
+  }
+  if (p == s || (*p != '\0' && *p != ' '))
+    return false;
+  *out = static_cast<unsigned>(value);
+  *end = p;
+  return true;
+}
+
+}  // namespace args_detail
+
+inline constexpr unsigned kMaxRounds = 16;
+inline constexpr unsigned kMaxMib = 1024;
+
+constexpr ArgsResult parse_args(const char* text) {
+  using namespace args_detail;
+  ArgsResult result;
+  const char* p = text;
+  for (;;) {
+    while (*p == ' ')
+      ++p;
+    if (*p == '\0')
+      break;
+    const char* rest = nullptr;
+    unsigned value = 0;
+    if (starts_with(p, "rounds=", &rest)) {
+      if (!parse_number(rest, kMaxRounds, &value, &p) || value == 0) {
+        result.error = "rounds= takes a number from 1 to 16";
+        return result;
+      }
+      result.args.rounds = value;
+    } else if (starts_with(p, "mib=", &rest)) {
+      if (!parse_number(rest, kMaxMib, &value, &p) || value == 0) {
+        result.error = "mib= takes a number from 1 to 1024";
+        return result;
+      }
+      result.args.mib = value;
+    } else if (starts_with(p, "report", &rest) && (*rest == '\0' || *rest == ' ')) {
+      result.args.report_only = true;
+      p = rest;
+    } else if (starts_with(p, "hostile", &rest) && (*rest == '\0' || *rest == ' ')) {
+      result.args.hostile = true;
+      p = rest;
+    } else {
+      result.error = "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report | hostile])";
+      return result;
+    }
+  }
+  if (result.args.report_only && result.args.hostile) {
+    result.error = "report and hostile cannot be combined";
+    return result;
+  }
+  result.ok = true;
+  return result;
+}
+
+// The bytes round `round` (1-based) writes: the whole buffer, then half of it, a quarter...,
+// never less than one 4 KiB page. What the previous round touched and this one does not
+// must show up as idle in the next report.
+constexpr uint64_t round_bytes(const Args& args, unsigned round) {
+  uint64_t bytes = uint64_t{args.mib} << 20;
+  for (unsigned r = 1; r < round && bytes > 4096; ++r)
+    bytes /= 2;
+  return bytes < 4096 ? 4096 : bytes;
+}
+
+}  // namespace agectl
