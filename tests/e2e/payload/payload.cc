@@ -1,0 +1,195 @@
+// agevisor's end-to-end guest payload: an EFI application the UEFI shell runs before and
+// after agevisor (tools/harness.py --before/--after). It checks what issue 7 promises a
+// guest, prints PASS/FAIL lines, and prints one "probe" line per probed instruction for
+// tools/payload_check.py to compare across the two runs. See docs/e2e-payload.md.
+extern "C" {
+#include <efi.h>
+}
+
+#include "fault_catcher.h"
+#include "hv/guest_cpuid.h"
+#include "hv/hypercall_abi.h"
+#include "output.h"
+#include "probes.h"
+
+namespace {
+
+using payload::check;
+using payload::line;
+
+constexpr uint8_t kUd = 6;
+constexpr uint8_t kGp = 13;
+
+// The first word after the program name: the run's label ("before", "after").
+void read_label(EFI_HANDLE image, EFI_SYSTEM_TABLE* st, char* out, unsigned size) {
+  const char* fallback = "run";
+  unsigned n = 0;
+  EFI_GUID guid = LOADED_IMAGE_PROTOCOL;
+  EFI_LOADED_IMAGE* loaded = nullptr;
+  if (st->BootServices->HandleProtocol(image, &guid, reinterpret_cast<void**>(&loaded)) ==
+          EFI_SUCCESS &&
+      loaded->LoadOptions != nullptr) {
+    const auto* text = static_cast<const CHAR16*>(loaded->LoadOptions);
+    const unsigned units = loaded->LoadOptionsSize / sizeof(CHAR16);
+    unsigned i = 0;
+    while (i < units && text[i] == ' ')
+      ++i;
+    while (i < units && text[i] != ' ' && text[i] != 0)
+      ++i;  // the program name
+    while (i < units && text[i] == ' ')
+      ++i;
+    while (i < units && text[i] > ' ' && text[i] < 0x7F && n + 1 < size)
+      out[n++] = static_cast<char>(text[i++]);
+  }
+  if (n == 0) {
+    while (fallback[n] != '\0' && n + 1 < size) {
+      out[n] = fallback[n];
+      ++n;
+    }
+  }
+  out[n] = '\0';
+}
+
+// Instructions CPUID advertises never raise #UD; what it hides may.
+void check_advertised(const char* name, bool advertised, int vector) {
+  if (advertised)
+    check(vector != kUd, "%s: advertised, runs without #UD (%s)", name,
+          payload::vector_name(vector));
+  else
+    line("note %s: not advertised (%s)", name, payload::vector_name(vector));
+}
+
+void check_hypercalls(const payload::ProbeFacts& f) {
+  using hv::Hypercall;
+  payload::VmcallRegs version{static_cast<uint64_t>(Hypercall::kVersion), 0, 0, 0};
+  const int v = payload::vmcall(version);
+  check(v < 0 && version.rax == 0 && version.rbx == hv::kHypercallAbiVersion &&
+            version.rcx == hv::kSignatureEbx && version.rdx == hv::kSignatureEcx,
+        "vmcall version: status %lu, ABI %lu, %.4s%.4s", version.rax, version.rbx,
+        reinterpret_cast<const char*>(&version.rcx), reinterpret_cast<const char*>(&version.rdx));
+  payload::VmcallRegs first{static_cast<uint64_t>(Hypercall::kCpu), 0, 0, 0};
+  payload::VmcallRegs second = first;
+  const int v1 = payload::vmcall(first);
+  const int v2 = payload::vmcall(second);
+  check(v1 < 0 && v2 < 0 && first.rax == 0 && first.rbx == f.apic_id && second.rcx > first.rcx,
+        "vmcall cpu: APIC ID %lu (CPUID says %u), exits %lu then %lu", first.rbx, f.apic_id,
+        first.rcx, second.rcx);
+  payload::VmcallRegs unknown{hv::kHypercallBase + 0xFFFF, 0, 0, 0};
+  const int vu = payload::vmcall(unknown);
+  check(vu < 0 && unknown.rax == static_cast<uint64_t>(hv::HypercallStatus::kUnknownFunction),
+        "vmcall unknown function: status %lu (%s)", unknown.rax, payload::vector_name(vu));
+}
+
+bool msr_round_trip(uint32_t msr, uint64_t value) {
+  uint64_t back = 0;
+  return payload::write_msr(msr, value) < 0 && payload::read_msr(msr, &back) < 0 && back == value;
+}
+
+// MTRR writes exit to agevisor, which executes them and retypes its EPT.
+void check_mtrrs() {
+  uint64_t cap = 0;
+  if (payload::read_msr(0xFE, &cap) >= 0) {
+    line("note MTRRs: IA32_MTRRCAP unreadable");
+    return;
+  }
+  const unsigned count = cap & 0xFF;
+  if ((cap & 0x100) != 0) {
+    uint64_t fixed = 0;
+    payload::read_msr(0x250, &fixed);
+    check(msr_round_trip(0x250, fixed), "MTRR fix64K_00000 rewritten with its value %#lx", fixed);
+  }
+  unsigned spare = count;
+  for (unsigned i = 0; i < count; ++i) {
+    uint64_t base = 0;
+    uint64_t mask = 0;
+    payload::read_msr(0x200 + 2 * i, &base);
+    payload::read_msr(0x201 + 2 * i, &mask);
+    if (i == 0) {
+      check(msr_round_trip(0x200, base) && msr_round_trip(0x201, mask),
+            "MTRR pair 0 rewritten with its values %#lx %#lx", base, mask);
+    }
+    if ((mask & 0x800) == 0 && spare == count)
+      spare = i;
+  }
+  if (spare < count) {
+    // An unused pair takes another legal value (write-back at 2 GiB, 1 GiB mask, still not
+    // valid, so no memory changes type) and gets its own back.
+    const uint32_t b = 0x200 + 2 * spare;
+    uint64_t old_base = 0;
+    uint64_t old_mask = 0;
+    payload::read_msr(b, &old_base);
+    payload::read_msr(b + 1, &old_mask);
+    const bool ok = msr_round_trip(b, 0x8000'0006) && msr_round_trip(b + 1, 0xC000'0000);
+    const bool restored = msr_round_trip(b, old_base) && msr_round_trip(b + 1, old_mask);
+    check(ok && restored, "MTRR spare pair %u takes another value and is restored", spare);
+  }
+}
+
+volatile uint64_t g_ticks = 0;
+
+void EFIAPI on_tick(EFI_EVENT, void*) { g_ticks = g_ticks + 1; }
+
+// A periodic timer event's notify function runs from the timer interrupt: if interrupts are
+// delivered to the guest, the count rises while the payload busy-waits in Stall.
+void check_timer(EFI_BOOT_SERVICES* bs) {
+  EFI_EVENT event = nullptr;
+  if (bs->CreateEvent(EVT_TIMER | EVT_NOTIFY_SIGNAL, TPL_CALLBACK, on_tick, nullptr, &event) !=
+          EFI_SUCCESS ||
+      bs->SetTimer(event, TimerPeriodic, 10 * 10000) != EFI_SUCCESS) {
+    check(false, "timer: cannot create a periodic timer event");
+    return;
+  }
+  uint64_t seen[4];
+  seen[0] = g_ticks;
+  for (int i = 1; i < 4; ++i) {
+    bs->Stall(100 * 1000);
+    seen[i] = g_ticks;
+  }
+  bs->SetTimer(event, TimerCancel, 0);
+  bs->CloseEvent(event);
+  check(seen[1] > seen[0] && seen[2] > seen[1] && seen[3] > seen[2],
+        "timer ticks keep rising: %lu %lu %lu %lu", seen[0], seen[1], seen[2], seen[3]);
+}
+
+}  // namespace
+
+extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
+  static char label[16];
+  read_label(image, st, label, sizeof(label));
+  payload::set_output(st->ConOut, label);
+  payload::init_fault_catcher();
+  line("agevisor e2e payload starting");
+
+  payload::ProbeFacts f;
+  payload::run_probes(f);
+  const bool agevisor = f.agevisor;
+  line("agevisor: %s", agevisor ? "present" : "absent");
+
+  check_advertised("RDTSCP", f.rdtscp, f.rdtscp_vector);
+  check_advertised("RDPID", f.rdpid, f.rdpid_vector);
+  check_advertised("INVPCID", f.invpcid, f.invpcid_vector);
+  check_advertised("XSAVES", f.xsaves, f.xsaves_vector);
+  check(f.vmxon_vector == kUd, "VMXON raises #UD (%s)", payload::vector_name(f.vmxon_vector));
+  if (f.xsave) {
+    check(f.xsetbv_bad_vector == kGp, "XSETBV of XCR0 = 0 raises #GP (%s)",
+          payload::vector_name(f.xsetbv_bad_vector));
+    check(f.xsetbv_same_vector < 0, "XSETBV of XCR0's own value runs (%s)",
+          payload::vector_name(f.xsetbv_same_vector));
+    check(f.osxsave_follows_cr4, "CPUID.1:ECX.OSXSAVE follows CR4.OSXSAVE");
+  }
+  if (agevisor) {
+    check(true, "CPUID.1:ECX[31] set, leaf 0x40000000: max leaf %#x, \"agevisor\" + 4 zero bytes",
+          f.hypervisor_leaf[0]);
+    check(f.hypervisor_leaf[0] >= 0x4000'0000, "hypervisor leaf EAX names the max leaf");
+    check(!f.vmx, "VMX hidden: CPUID.1:ECX[5] = 0");
+    check(f.cr4_vmxe_vector == kGp, "setting CR4.VMXE raises #GP (%s)",
+          payload::vector_name(f.cr4_vmxe_vector));
+    check_hypercalls(f);
+  }
+  check_mtrrs();
+  check_timer(st->BootServices);
+  line("summary: %d passed, %d failed", payload::passes(), payload::failures());
+  if (payload::failures() == 0)
+    line("all checks passed");
+  return payload::failures() == 0 ? EFI_SUCCESS : EFI_ABORTED;
+}

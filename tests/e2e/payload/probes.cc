@@ -1,0 +1,323 @@
+#include "probes.h"
+
+#include "arch/cpu_io.h"
+#include "arch/target/cpu.h"
+#include "arch/target/registers.h"
+#include "arch/vmx_cr_fixed.h"
+#include "fault_catcher.h"
+#include "hv/guest_cpuid.h"
+#include "output.h"
+
+namespace payload {
+namespace {
+
+using arch::target::cpuid;
+
+constexpr uint64_t kRflagsTf = 0x100;
+constexpr uint32_t kUnknownMsr = 0x1234;              // no processor has it
+constexpr uint32_t kHypervisorRangeMsr = 0x40000000;  // KVM/Hyper-V's range; Bochs has none
+
+struct Io {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  uint64_t expected_rip = 0;  // single-step probes: where the #DB trap must point
+  alignas(64) uint8_t area[4096];
+};
+constinit Io g_io = {};
+
+template <void (*F)(Io&)>
+void trampoline(void* io) {
+  F(*static_cast<Io*>(io));
+}
+
+template <void (*F)(Io&)>
+int caught() {
+  return run_caught(trampoline<F>, &g_io);
+}
+
+// fn with CR4 bits set and cleared around it, interrupts off (a probe that faults skips its
+// own clean-up: CR4 is restored here).
+template <void (*F)(Io&)>
+int caught_with_cr4(uint64_t set, uint64_t clear) {
+  const uint64_t flags = arch::target::read_rflags();
+  arch::target::cli();
+  const uint64_t cr4 = arch::target::read_cr4();
+  arch::target::write_cr4((cr4 | set) & ~clear);
+  const int vector = caught<F>();
+  arch::target::write_cr4(cr4);
+  if ((flags & 0x200) != 0)
+    asm volatile("sti" : : : "memory");
+  return vector;
+}
+
+void report(const char* name, int vector) { line("probe %s %s", name, vector_name(vector)); }
+
+void report_value(const char* name, int vector, uint64_t value) {
+  line("probe %s %s %#lx", name, vector_name(vector), value);
+}
+
+// --- the probed instructions; each reads and writes g_io ---
+void do_rdmsr(Io& io) {
+  uint32_t lo = 0, hi = 0;
+  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(static_cast<uint32_t>(io.c)));
+  io.a = (uint64_t{hi} << 32) | lo;
+}
+void do_wrmsr(Io& io) {
+  asm volatile("wrmsr"
+               :
+               : "c"(static_cast<uint32_t>(io.c)), "a"(static_cast<uint32_t>(io.a)),
+                 "d"(static_cast<uint32_t>(io.a >> 32))
+               : "memory");
+}
+void do_xgetbv(Io& io) {
+  uint32_t lo = 0, hi = 0;
+  asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(static_cast<uint32_t>(io.c)));
+  io.a = (uint64_t{hi} << 32) | lo;
+}
+void do_xsetbv(Io& io) {
+  asm volatile("xsetbv"
+               :
+               : "c"(static_cast<uint32_t>(io.c)), "a"(static_cast<uint32_t>(io.a)),
+                 "d"(static_cast<uint32_t>(io.a >> 32))
+               : "memory");
+}
+void do_rdtscp(Io& io) {
+  uint32_t lo = 0, hi = 0, aux = 0;
+  asm volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+  io.c = aux;
+}
+void do_rdpid(Io& io) {
+  asm volatile(".byte 0xF3, 0x48, 0x0F, 0xC7, 0xF8" : "=a"(io.a));
+}  // rdpid rax
+void do_invpcid(Io& io) {
+  const uint64_t type = 2;  // all contexts, globals included: needs no PCID support
+  asm volatile("invpcid %0, %1" : : "m"(*io.area), "r"(type) : "memory");
+}
+void do_xsaves(Io& io) {
+  asm volatile("xsaves64 %0" : "=m"(*io.area) : "a"(1u), "d"(0u) : "memory");  // x87 only
+}
+void do_vmxon(Io& io) { asm volatile("vmxon %0" : : "m"(io.a) : "memory", "cc"); }
+void do_vmptrst(Io& io) { asm volatile("vmptrst %0" : "=m"(io.a) : : "memory", "cc"); }
+void do_invept(Io& io) {
+  const uint64_t type = 2;
+  asm volatile("invept %0, %1" : : "m"(*io.area), "r"(type) : "memory", "cc");
+}
+void do_getsec(Io& io) {
+  uint32_t leaf = 0;  // CAPABILITIES
+  asm volatile("getsec" : "+a"(leaf) : : "ebx", "ecx", "edx", "memory");
+  io.a = leaf;
+}
+void do_vmcall(Io& io) {
+  asm volatile("vmcall" : "+a"(io.a), "+b"(io.b), "+c"(io.c), "+d"(io.d) : : "memory");
+}
+void do_cr4_vmxe(Io&) {
+  const uint64_t cr4 = arch::target::read_cr4();
+  arch::target::write_cr4(cr4 | arch::kCr4Vmxe);
+  arch::target::write_cr4(cr4);
+}
+void do_cr4_bit63(Io&) { arch::target::write_cr4(arch::target::read_cr4() | (uint64_t{1} << 63)); }
+void do_cr0_nw_without_cd(Io&) {
+  const uint64_t cr0 = arch::target::read_cr0();
+  arch::target::write_cr0((cr0 | (uint64_t{1} << 29)) & ~(uint64_t{1} << 30));
+  arch::target::write_cr0(cr0);
+}
+void do_ud2(Io&) { asm volatile("ud2"); }
+void do_int3(Io&) { asm volatile("int3"); }
+void do_cpuid_1_osxsave(Io& io) { io.a = (cpuid(1, 0).ecx >> 27) & 1; }
+// Single step: POPF sets TF, the next instruction runs, then #DB must point just past it.
+// agevisor emulates CPUID, RDMSR and XSETBV, so it must pend that trap itself.
+void do_tf_nop(Io& io) {
+  asm volatile(
+      "lea 1f(%%rip), %%rax\n\tmov %%rax, %0\n\tpushfq\n\torq %1, (%%rsp)\n\tpopfq\n\t"
+      "nop\n1:\tnop\n\tnop"
+      : "=m"(io.expected_rip)
+      : "i"(kRflagsTf)
+      : "rax", "memory");
+}
+void do_tf_cpuid(Io& io) {
+  asm volatile(
+      "lea 1f(%%rip), %%rax\n\tmov %%rax, %0\n\tpushfq\n\torq %1, (%%rsp)\n\tpopfq\n\t"
+      "xor %%eax, %%eax\n\tcpuid\n1:\tnop\n\tnop"
+      : "=m"(io.expected_rip)
+      : "i"(kRflagsTf)
+      : "rax", "rbx", "rcx", "rdx", "memory");
+}
+void do_tf_rdmsr(Io& io) {
+  asm volatile(
+      "lea 1f(%%rip), %%rax\n\tmov %%rax, %0\n\tmov %2, %%ecx\n\tpushfq\n\t"
+      "orq %1, (%%rsp)\n\tpopfq\n\trdmsr\n1:\tnop\n\tnop"
+      : "=m"(io.expected_rip)
+      : "i"(kRflagsTf), "i"(kUnknownMsr)
+      : "rax", "rcx", "rdx", "memory");
+}
+void do_tf_xsetbv(Io& io) {  // writes XCR0 back unchanged (io.a)
+  asm volatile(
+      "lea 1f(%%rip), %%r8\n\tmov %%r8, %0\n\tpushfq\n\torq %1, (%%rsp)\n\tpopfq\n\t"
+      "xsetbv\n1:\tnop\n\tnop"
+      : "=m"(io.expected_rip)
+      : "i"(kRflagsTf), "a"(static_cast<uint32_t>(io.a)), "d"(static_cast<uint32_t>(io.a >> 32)),
+        "c"(0u)
+      : "r8", "memory");
+}
+
+void report_single_step(const char* name, int vector) {
+  if (vector == 1 && payload_fault.rip != g_io.expected_rip) {
+    line("probe %s #DB-misplaced %+ld", name,
+         static_cast<int64_t>(payload_fault.rip - g_io.expected_rip));
+  } else {
+    report(name, vector);
+  }
+}
+
+int msr_probe(const char* name, uint32_t msr) {
+  g_io.c = msr;
+  g_io.a = 0;
+  const int v = caught<do_rdmsr>();
+  report_value(name, v, v < 0 ? g_io.a : 0);
+  return v;
+}
+
+void cpuid_probes(ProbeFacts& f) {
+  const auto l1 = cpuid(1, 0);
+  const auto l7 = cpuid(7, 0);
+  const auto ld1 = cpuid(0xD, 1);
+  const auto le1 = cpuid(0x8000'0001, 0);
+  const auto hv_leaf = cpuid(0x4000'0000, 0);
+  f.hypervisor_bit = (l1.ecx >> 31) & 1;
+  f.vmx = (l1.ecx >> 5) & 1;
+  f.xsave = (l1.ecx >> 26) & 1;
+  f.rdtscp = (le1.edx >> 27) & 1;
+  f.rdpid = (l7.ecx >> 22) & 1;
+  f.invpcid = (l7.ebx >> 10) & 1;
+  f.xsaves = (ld1.eax >> 3) & 1;
+  f.pku = (l7.ecx >> 3) & 1;
+  f.apic_id = l1.ebx >> 24;
+  f.hypervisor_leaf[0] = hv_leaf.eax;
+  f.hypervisor_leaf[1] = hv_leaf.ebx;
+  f.hypervisor_leaf[2] = hv_leaf.ecx;
+  f.hypervisor_leaf[3] = hv_leaf.edx;
+  f.agevisor = f.hypervisor_bit && hv::is_agevisor_signature(hv_leaf);
+  constexpr uint32_t kLeaf1Deliberate = (1u << 5) | (1u << 31);
+  line("probe cpuid_1 none %08x %08x %08x %08x", l1.eax, l1.ebx, l1.ecx & ~kLeaf1Deliberate,
+       l1.edx);
+  line("probe cpuid_1_ecx_vmx none %u", f.vmx ? 1 : 0);
+  line("probe cpuid_1_ecx_hypervisor none %u", f.hypervisor_bit ? 1 : 0);
+  line("probe cpuid_7_0 none %08x %08x %08x %08x", l7.eax, l7.ebx, l7.ecx, l7.edx);
+  const auto ld0 = cpuid(0xD, 0);
+  line("probe cpuid_d_0 none %08x %08x %08x %08x", ld0.eax, ld0.ebx, ld0.ecx, ld0.edx);
+  line("probe cpuid_d_1 none %08x %08x %08x %08x", ld1.eax, ld1.ebx, ld1.ecx, ld1.edx);
+  line("probe cpuid_80000001 none %08x %08x %08x %08x", le1.eax, le1.ebx, le1.ecx, le1.edx);
+  line("probe cpuid_40000000 none %08x %08x %08x %08x", hv_leaf.eax, hv_leaf.ebx, hv_leaf.ecx,
+       hv_leaf.edx);
+}
+
+}  // namespace
+
+int vmcall(VmcallRegs& r) {
+  g_io.a = r.rax;
+  g_io.b = r.rbx;
+  g_io.c = r.rcx;
+  g_io.d = r.rdx;
+  const int v = caught<do_vmcall>();
+  r = {g_io.a, g_io.b, g_io.c, g_io.d};
+  return v;
+}
+
+int read_msr(uint32_t msr, uint64_t* value) {
+  g_io.c = msr;
+  g_io.a = 0;
+  const int v = caught<do_rdmsr>();
+  *value = g_io.a;
+  return v;
+}
+
+int write_msr(uint32_t msr, uint64_t value) {
+  g_io.c = msr;
+  g_io.a = value;
+  return caught<do_wrmsr>();
+}
+
+void run_probes(ProbeFacts& f) {
+  cpuid_probes(f);
+  report("ud2", caught<do_ud2>());
+  report("int3", caught<do_int3>());
+
+  // Instructions agevisor must enable (or hide): no #UD where CPUID advertises them.
+  report("rdtscp", f.rdtscp_vector = caught<do_rdtscp>());
+  report("rdpid", f.rdpid_vector = caught<do_rdpid>());
+  report("invpcid", f.invpcid_vector = caught<do_invpcid>());
+  const uint64_t osxsave = f.xsave ? arch::kCr4Osxsave : 0;
+  report("xsaves", f.xsaves_vector = caught_with_cr4<do_xsaves>(osxsave, 0));
+
+  // XSETBV (always exits) and the CR4-derived CPUID bit, with CR4.OSXSAVE set and clear.
+  if (f.xsave) {
+    g_io.c = 0;
+    const int got = caught_with_cr4<do_xgetbv>(osxsave, 0);
+    const uint64_t xcr0 = g_io.a;
+    report_value("xgetbv_0", got, xcr0);
+    g_io.a = xcr0;
+    g_io.c = 0;
+    report("xsetbv_same", f.xsetbv_same_vector = caught_with_cr4<do_xsetbv>(osxsave, 0));
+    g_io.a = 0;  // x87 must stay enabled
+    report("xsetbv_zero", f.xsetbv_bad_vector = caught_with_cr4<do_xsetbv>(osxsave, 0));
+    g_io.a = 1;
+    g_io.c = 1;  // XCR1 cannot be written
+    report("xsetbv_xcr1", caught_with_cr4<do_xsetbv>(osxsave, 0));
+    g_io.a = xcr0;
+    g_io.c = 0;
+    report("xsetbv_without_osxsave", caught_with_cr4<do_xsetbv>(0, arch::kCr4Osxsave));
+    g_io.a = xcr0;
+    report_single_step("xsetbv_single_step", caught_with_cr4<do_tf_xsetbv>(osxsave, 0));
+    caught_with_cr4<do_cpuid_1_osxsave>(osxsave, 0);
+    const uint64_t with = g_io.a;
+    caught_with_cr4<do_cpuid_1_osxsave>(0, arch::kCr4Osxsave);
+    const uint64_t without = g_io.a;
+    line("probe cpuid_1_osxsave_follows_cr4 none %lu%lu", without, with);
+    f.osxsave_follows_cr4 = with == 1 && without == 0;
+  }
+
+  // VMX is hidden: VMX instructions and GETSEC raise #UD, CR4.VMXE cannot be set.
+  report("vmxon", f.vmxon_vector = caught<do_vmxon>());
+  report("vmptrst", caught<do_vmptrst>());
+  report("invept", caught<do_invept>());
+  report("getsec", caught<do_getsec>());
+  // Control-register writes the processor must reject. QEMU's TCG (no VMX) does not check
+  // them and hangs on the way, so they run only where there is VMX or a hypervisor hiding it.
+  if (f.vmx || f.agevisor) {
+    report("mov_cr4_vmxe", f.cr4_vmxe_vector = caught_with_cr4<do_cr4_vmxe>(0, 0));
+    report("mov_cr4_bit63", caught_with_cr4<do_cr4_bit63>(0, 0));
+    report("mov_cr0_nw_without_cd", caught_with_cr4<do_cr0_nw_without_cd>(0, 0));
+  }
+  VmcallRegs version{0x6167'0000, 0, 0, 0};
+  report("vmcall", vmcall(version));
+
+  // Single-stepping over an instruction agevisor emulates still traps right after it.
+  report_single_step("nop_single_step", caught<do_tf_nop>());
+  report_single_step("cpuid_single_step", caught<do_tf_cpuid>());
+  report_single_step("rdmsr_single_step", caught<do_tf_rdmsr>());
+
+  // MSRs: unknown ones read as without agevisor; the VMX capability MSRs are hidden.
+  msr_probe("rdmsr_unknown", kUnknownMsr);
+  msr_probe("rdmsr_hypervisor_range", kHypervisorRangeMsr);
+  g_io.c = kUnknownMsr;
+  g_io.a = 0;
+  report("wrmsr_unknown", caught<do_wrmsr>());
+  msr_probe("rdmsr_vmx_basic", 0x480);
+  msr_probe("rdmsr_feature_control", 0x3A);
+  msr_probe("rdmsr_efer", 0xC000'0080);
+  msr_probe("rdmsr_pat", 0x277);
+  msr_probe("rdmsr_mtrr_cap", 0xFE);
+  msr_probe("rdmsr_mtrr_def_type", 0x2FF);
+  msr_probe("rdmsr_mtrr_physbase0", 0x200);
+  msr_probe("rdmsr_mtrr_physmask0", 0x201);
+  msr_probe("rdmsr_mtrr_fix64k_00000", 0x250);
+
+  // What the guest sees of its own control and descriptor registers.
+  line("probe read_cr0 none %#lx", arch::target::read_cr0());
+  line("probe read_cr4 none %#lx", arch::target::read_cr4());
+  line("probe read_tr none %#x", arch::target::read_tr());
+  line("probe read_ldtr none %#x", arch::target::read_ldtr());
+  const auto gdtr = arch::target::sgdt();
+  line("probe sgdt none %#lx/%#x", gdtr.base, gdtr.limit);
+}
+
+}  // namespace payload
