@@ -135,8 +135,8 @@ void do_tf_nop(Io& io) {
 }
 void do_tf_cpuid(Io& io) {
   asm volatile(
-      "lea 1f(%%rip), %%rax\n\tmov %%rax, %0\n\tpushfq\n\torq %1, (%%rsp)\n\tpopfq\n\t"
-      "xor %%eax, %%eax\n\tcpuid\n1:\tnop\n\tnop"
+      "lea 1f(%%rip), %%rax\n\tmov %%rax, %0\n\txor %%eax, %%eax\n\tpushfq\n\t"
+      "orq %1, (%%rsp)\n\tpopfq\n\tcpuid\n1:\tnop\n\tnop"
       : "=m"(io.expected_rip)
       : "i"(kRflagsTf)
       : "rax", "rbx", "rcx", "rdx", "memory");
