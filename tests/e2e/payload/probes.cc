@@ -201,14 +201,54 @@ void cpuid_probes(ProbeFacts& f) {
        l1.edx);
   line("probe cpuid_1_ecx_vmx none %u", f.vmx ? 1 : 0);
   line("probe cpuid_1_ecx_hypervisor none %u", f.hypervisor_bit ? 1 : 0);
-  line("probe cpuid_7_0 none %08x %08x %08x %08x", l7.eax, l7.ebx, l7.ecx, l7.edx);
-  const auto ld0 = cpuid(0xD, 0);
-  line("probe cpuid_d_0 none %08x %08x %08x %08x", ld0.eax, ld0.ebx, ld0.ecx, ld0.edx);
-  line("probe cpuid_d_1 none %08x %08x %08x %08x", ld1.eax, ld1.ebx, ld1.ecx, ld1.edx);
-  line("probe cpuid_80000001 none %08x %08x %08x %08x", le1.eax, le1.ebx, le1.ecx, le1.edx);
   line("probe cpuid_40000000 none %08x %08x %08x %08x", hv_leaf.eax, hv_leaf.ebx, hv_leaf.ecx,
        hv_leaf.edx);
 }
+
+// Every basic leaf up to 20H (with the subleaves that matter) and the extended leaves up to
+// 80000008H, as the guest sees them. Leaf 1 is reported above with the deliberate bits apart.
+void cpuid_dump() {
+  const uint32_t max_basic = cpuid(0, 0).eax < 0x20 ? cpuid(0, 0).eax : 0x20;
+  for (uint32_t leaf = 0; leaf <= max_basic; ++leaf) {
+    if (leaf == 1)
+      continue;
+    const uint32_t subleaves = leaf == 4 || leaf == 0xD ? 4 : leaf == 7 || leaf == 0xB ? 2 : 1;
+    for (uint32_t sub = 0; sub < subleaves; ++sub) {
+      const auto r = cpuid(leaf, sub);
+      line("probe cpuid_%x_%x none %08x %08x %08x %08x", leaf, sub, r.eax, r.ebx, r.ecx, r.edx);
+    }
+  }
+  const uint32_t max_ext = cpuid(0x8000'0000, 0).eax;
+  for (uint32_t leaf = 0x8000'0000; leaf <= max_ext && leaf <= 0x8000'0008; ++leaf) {
+    const auto r = cpuid(leaf, 0);
+    line("probe cpuid_%x_0 none %08x %08x %08x %08x", leaf, r.eax, r.ebx, r.ecx, r.edx);
+  }
+}
+
+struct NamedMsr {
+  const char* name;
+  uint32_t msr;
+};
+
+// MSRs whose values do not drift between two runs a minute apart (no TSC, APERF, MPERF).
+constexpr NamedMsr kMsrs[] = {
+    {"rdmsr_unknown", kUnknownMsr},     {"rdmsr_hypervisor_range", kHypervisorRangeMsr},
+    {"rdmsr_vmx_basic", 0x480},         {"rdmsr_feature_control", 0x3A},
+    {"rdmsr_platform_id", 0x17},        {"rdmsr_apic_base", 0x1B},
+    {"rdmsr_tsc_adjust", 0x3B},         {"rdmsr_spec_ctrl", 0x48},
+    {"rdmsr_bios_sign_id", 0x8B},       {"rdmsr_platform_info", 0xCE},
+    {"rdmsr_sysenter_cs", 0x174},       {"rdmsr_sysenter_esp", 0x175},
+    {"rdmsr_sysenter_eip", 0x176},      {"rdmsr_misc_enable", 0x1A0},
+    {"rdmsr_debugctl", 0x1D9},          {"rdmsr_tsc_deadline", 0x6E0},
+    {"rdmsr_efer", 0xC000'0080},        {"rdmsr_star", 0xC000'0081},
+    {"rdmsr_lstar", 0xC000'0082},       {"rdmsr_cstar", 0xC000'0083},
+    {"rdmsr_fmask", 0xC000'0084},       {"rdmsr_fs_base", 0xC000'0100},
+    {"rdmsr_gs_base", 0xC000'0101},     {"rdmsr_kernel_gs_base", 0xC000'0102},
+    {"rdmsr_tsc_aux", 0xC000'0103},     {"rdmsr_pat", 0x277},
+    {"rdmsr_mtrr_cap", 0xFE},           {"rdmsr_mtrr_def_type", 0x2FF},
+    {"rdmsr_mtrr_physbase0", 0x200},    {"rdmsr_mtrr_physmask0", 0x201},
+    {"rdmsr_mtrr_fix64k_00000", 0x250}, {"rdmsr_mtrr_fix4k_f8000", 0x26F},
+};
 
 }  // namespace
 
@@ -238,12 +278,17 @@ int write_msr(uint32_t msr, uint64_t value) {
 
 void run_probes(ProbeFacts& f) {
   cpuid_probes(f);
+  cpuid_dump();
   report("ud2", caught<do_ud2>());
   report("int3", caught<do_int3>());
 
   // Instructions agevisor must enable (or hide): no #UD where CPUID advertises them.
-  report("rdtscp", f.rdtscp_vector = caught<do_rdtscp>());
-  report("rdpid", f.rdpid_vector = caught<do_rdpid>());
+  g_io.c = 0;
+  f.rdtscp_vector = caught<do_rdtscp>();
+  report_value("rdtscp", f.rdtscp_vector, g_io.c);  // ECX = IA32_TSC_AUX
+  g_io.a = 0;
+  f.rdpid_vector = caught<do_rdpid>();
+  report_value("rdpid", f.rdpid_vector, g_io.a);
   report("invpcid", f.invpcid_vector = caught<do_invpcid>());
   const uint64_t osxsave = f.xsave ? arch::kCr4Osxsave : 0;
   report("xsaves", f.xsaves_vector = caught_with_cr4<do_xsaves>(osxsave, 0));
@@ -296,20 +341,19 @@ void run_probes(ProbeFacts& f) {
   report_single_step("rdmsr_single_step", caught<do_tf_rdmsr>());
 
   // MSRs: unknown ones read as without agevisor; the VMX capability MSRs are hidden.
-  msr_probe("rdmsr_unknown", kUnknownMsr);
-  msr_probe("rdmsr_hypervisor_range", kHypervisorRangeMsr);
+  for (const NamedMsr& m : kMsrs)
+    msr_probe(m.name, m.msr);
   g_io.c = kUnknownMsr;
   g_io.a = 0;
   report("wrmsr_unknown", caught<do_wrmsr>());
-  msr_probe("rdmsr_vmx_basic", 0x480);
-  msr_probe("rdmsr_feature_control", 0x3A);
-  msr_probe("rdmsr_efer", 0xC000'0080);
-  msr_probe("rdmsr_pat", 0x277);
-  msr_probe("rdmsr_mtrr_cap", 0xFE);
-  msr_probe("rdmsr_mtrr_def_type", 0x2FF);
-  msr_probe("rdmsr_mtrr_physbase0", 0x200);
-  msr_probe("rdmsr_mtrr_physmask0", 0x201);
-  msr_probe("rdmsr_mtrr_fix64k_00000", 0x250);
+  g_io.c = 0x480;  // read-only everywhere; hidden under agevisor
+  g_io.a = 0;
+  report("wrmsr_vmx_basic", caught<do_wrmsr>());
+  uint64_t efer = 0;
+  read_msr(0xC000'0080, &efer);
+  g_io.c = 0xC000'0080;
+  g_io.a = efer;
+  report("wrmsr_efer_same", caught<do_wrmsr>());
 
   // What the guest sees of its own control and descriptor registers.
   line("probe read_cr0 none %#lx", arch::target::read_cr0());
