@@ -12,6 +12,7 @@ struct ProbeFacts {
   // CPUID as the payload sees it
   bool hypervisor_bit = false;
   bool agevisor = false;  // bit 31 and agevisor's signature
+  bool qemu_tcg = false;  // bit 31 and TCG's signature
   bool vmx = false;
   bool xsave = false;
   bool rdtscp = false;
