@@ -7,53 +7,12 @@
 #include "fault_catcher.h"
 #include "hv/guest_cpuid.h"
 #include "output.h"
+#include "probe_runner.h"
 
 namespace payload {
 namespace {
 
 using arch::target::cpuid;
-
-constexpr uint64_t kRflagsTf = 0x100;
-constexpr uint32_t kUnknownMsr = 0x1234;              // no processor has it
-constexpr uint32_t kHypervisorRangeMsr = 0x40000000;  // KVM/Hyper-V's range; Bochs has none
-
-struct Io {
-  uint64_t a = 0, b = 0, c = 0, d = 0;
-  uint64_t expected_rip = 0;  // single-step probes: where the #DB trap must point
-  alignas(64) uint8_t area[4096];
-};
-constinit Io g_io = {};
-
-template <void (*F)(Io&)>
-void trampoline(void* io) {
-  F(*static_cast<Io*>(io));
-}
-
-template <void (*F)(Io&)>
-int caught() {
-  return run_caught(trampoline<F>, &g_io);
-}
-
-// fn with CR4 bits set and cleared around it, interrupts off (a probe that faults skips its
-// own clean-up: CR4 is restored here).
-template <void (*F)(Io&)>
-int caught_with_cr4(uint64_t set, uint64_t clear) {
-  const uint64_t flags = arch::target::read_rflags();
-  arch::target::cli();
-  const uint64_t cr4 = arch::target::read_cr4();
-  arch::target::write_cr4((cr4 | set) & ~clear);
-  const int vector = caught<F>();
-  arch::target::write_cr4(cr4);
-  if ((flags & 0x200) != 0)
-    asm volatile("sti" : : : "memory");
-  return vector;
-}
-
-void report(const char* name, int vector) { line("probe %s %s", name, vector_name(vector)); }
-
-void report_value(const char* name, int vector, uint64_t value) {
-  line("probe %s %s %#lx", name, vector_name(vector), value);
-}
 
 // --- the probed instructions; each reads and writes g_io ---
 void do_rdmsr(Io& io) {
@@ -157,15 +116,6 @@ void do_tf_xsetbv(Io& io) {  // writes XCR0 back unchanged (io.a)
       : "i"(kRflagsTf), "a"(static_cast<uint32_t>(io.a)), "d"(static_cast<uint32_t>(io.a >> 32)),
         "c"(0u)
       : "r8", "memory");
-}
-
-void report_single_step(const char* name, int vector) {
-  if (vector == 1 && payload_fault.rip != g_io.expected_rip) {
-    line("probe %s #DB-misplaced %+ld", name,
-         static_cast<int64_t>(payload_fault.rip - g_io.expected_rip));
-  } else {
-    report(name, vector);
-  }
 }
 
 int msr_probe(const char* name, uint32_t msr) {
@@ -312,7 +262,7 @@ void run_probes(ProbeFacts& f) {
     g_io.c = 0;
     report("xsetbv_without_osxsave", caught_with_cr4<do_xsetbv>(0, arch::kCr4Osxsave));
     g_io.a = xcr0;
-    report_single_step("xsetbv_single_step", caught_with_cr4<do_tf_xsetbv>(osxsave, 0));
+    report_single_step_at("xsetbv_single_step", caught_with_cr4<do_tf_xsetbv>(osxsave, 0));
     caught_with_cr4<do_cpuid_1_osxsave>(osxsave, 0);
     const uint64_t with = g_io.a;
     caught_with_cr4<do_cpuid_1_osxsave>(0, arch::kCr4Osxsave);
@@ -338,9 +288,9 @@ void run_probes(ProbeFacts& f) {
   report("vmcall", vmcall(version));
 
   // Single-stepping over an instruction agevisor emulates still traps right after it.
-  report_single_step("nop_single_step", caught<do_tf_nop>());
-  report_single_step("cpuid_single_step", caught<do_tf_cpuid>());
-  report_single_step("rdmsr_single_step", caught<do_tf_rdmsr>());
+  report_single_step_at("nop_single_step", caught<do_tf_nop>());
+  report_single_step_at("cpuid_single_step", caught<do_tf_cpuid>());
+  report_single_step_at("rdmsr_single_step", caught<do_tf_rdmsr>());
 
   // MSRs: unknown ones read as without agevisor; the VMX capability MSRs are hidden.
   for (const NamedMsr& m : kMsrs)

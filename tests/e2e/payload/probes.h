@@ -37,6 +37,9 @@ struct ProbeFacts {
 // Runs every probe, prints its line, fills `facts`.
 void run_probes(ProbeFacts& facts);
 
+// CR0/LMSW, MOV SS + single-step, XSETBV rules, MTRR and x2APIC MSRs (system_probes.cc).
+void run_system_probes(const ProbeFacts& facts);
+
 // VMCALL with RAX..RDX; -1 or the vector it raised.
 struct VmcallRegs {
   uint64_t rax, rbx, rcx, rdx;
