@@ -36,6 +36,8 @@ DELIBERATE = {
         "agevisor locks IA32_FEATURE_CONTROL with VMX enabled before VMXON; the lock holds "
         "until reset, no hypervisor can undo it", r"none 0x[0-9a-f]*[13579bdf]"),
     "vmcall": ("VMCALL is agevisor's hypercall interface (#UD without a hypervisor)", r"none"),
+    "vmcall_single_step": (
+        "VMCALL completes under agevisor, so the single-step trap follows it", r"#DB"),
 }
 
 

@@ -49,6 +49,17 @@ void do_tf_mov_ss_cpuid(Io& io) {
       : "rax", "rbx", "rcx", "rdx", "rsi", "memory");
 }
 
+// VMCALL (version) under single-step: #UD without a hypervisor; under agevisor it completes
+// and the trap must follow it.
+void do_tf_vmcall(Io& io) {
+  asm volatile(
+      "lea 1f(%%rip), %%rax\n\tmov %%rax, %0\n\tmov $0x61670000, %%eax\n\tpushfq\n\t"
+      "orq %1, (%%rsp)\n\tpopfq\n\tvmcall\n1:\tnop\n\tnop"
+      : "=m"(io.expected_rip)
+      : "i"(kRflagsTf)
+      : "rax", "rbx", "rcx", "rdx", "memory");
+}
+
 int write_cr0_probe(uint64_t value) {
   g_io.a = value;
   return caught_with_cr4<do_write_cr0>(0, 0);
@@ -92,6 +103,7 @@ void run_system_probes(const ProbeFacts& f) {
   report_value("lmsw_without_pe", lmsw, g_io.b);
 
   report_single_step_at("mov_ss_cpuid_single_step", caught<do_tf_mov_ss_cpuid>());
+  report_single_step_at("vmcall_single_step", caught<do_tf_vmcall>());
 
   g_io.c = 0x802;  // x2APIC ID: #GP while the local APIC is in xAPIC mode
   report("rdmsr_x2apic_id", caught<do_rdmsr>());
