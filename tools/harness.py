@@ -337,7 +337,8 @@ def verdict(args, logs, workdir, finished, status, elapsed):
         why = "timed out" if status is None else f"emulator exited with status {status}"
         problems.append(f"startup.nsh did not finish: no '{DONE}' line ({why} after "
                         f"{elapsed:.1f} s)")
-    elif SENTINEL not in text:
+    elif SENTINEL not in text and not args.no_com1:
+        # (without COM1 the shell's echo reaches no log: the isa-debug-exit value vouches)
         problems.append(f"no '{SENTINEL}' line: agevisor did not return to the shell")
     for needle in args.expect:
         if needle not in text:
