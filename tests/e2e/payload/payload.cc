@@ -20,34 +20,51 @@ using payload::line;
 constexpr uint8_t kUd = 6;
 constexpr uint8_t kGp = 13;
 
-// The first word after the program name: the run's label ("before", "after").
-void read_label(EFI_HANDLE image, EFI_SYSTEM_TABLE* st, char* out, unsigned size) {
-  const char* fallback = "run";
+// The words after the program name: the run's label ("before", "after") and optionally
+// what it must find: "expect-agevisor" or "expect-none".
+struct Arguments {
+  char label[16] = "run";
+  char expect[24] = "";
+};
+
+void copy_word(const CHAR16* text, unsigned units, unsigned& i, char* out, unsigned size) {
+  while (i < units && text[i] == ' ')
+    ++i;
   unsigned n = 0;
+  while (i < units && text[i] > ' ' && text[i] < 0x7F) {
+    if (n + 1 < size)
+      out[n++] = static_cast<char>(text[i]);
+    ++i;
+  }
+  if (n > 0)
+    out[n] = '\0';
+}
+
+Arguments read_arguments(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
+  Arguments a;
   EFI_GUID guid = LOADED_IMAGE_PROTOCOL;
   EFI_LOADED_IMAGE* loaded = nullptr;
-  if (st->BootServices->HandleProtocol(image, &guid, reinterpret_cast<void**>(&loaded)) ==
-          EFI_SUCCESS &&
-      loaded->LoadOptions != nullptr) {
-    const auto* text = static_cast<const CHAR16*>(loaded->LoadOptions);
-    const unsigned units = loaded->LoadOptionsSize / sizeof(CHAR16);
-    unsigned i = 0;
-    while (i < units && text[i] == ' ')
-      ++i;
-    while (i < units && text[i] != ' ' && text[i] != 0)
-      ++i;  // the program name
-    while (i < units && text[i] == ' ')
-      ++i;
-    while (i < units && text[i] > ' ' && text[i] < 0x7F && n + 1 < size)
-      out[n++] = static_cast<char>(text[i++]);
+  if (st->BootServices->HandleProtocol(image, &guid, reinterpret_cast<void**>(&loaded)) !=
+          EFI_SUCCESS ||
+      loaded->LoadOptions == nullptr) {
+    return a;
   }
-  if (n == 0) {
-    while (fallback[n] != '\0' && n + 1 < size) {
-      out[n] = fallback[n];
-      ++n;
-    }
+  const auto* text = static_cast<const CHAR16*>(loaded->LoadOptions);
+  const unsigned units = loaded->LoadOptionsSize / sizeof(CHAR16);
+  unsigned i = 0;
+  char program[2];
+  copy_word(text, units, i, program, sizeof(program));
+  copy_word(text, units, i, a.label, sizeof(a.label));
+  copy_word(text, units, i, a.expect, sizeof(a.expect));
+  return a;
+}
+
+bool same(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) {
+    ++a;
+    ++b;
   }
-  out[n] = '\0';
+  return *a == *b;
 }
 
 // Instructions CPUID advertises never raise #UD; what it hides may.
@@ -209,9 +226,9 @@ void check_timer(EFI_BOOT_SERVICES* bs) {
 }  // namespace
 
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
-  static char label[16];
-  read_label(image, st, label, sizeof(label));
-  payload::set_output(st->ConOut, label);
+  static Arguments args;
+  args = read_arguments(image, st);
+  payload::set_output(st->ConOut, args.label);
   payload::init_fault_catcher();
   line("agevisor e2e payload starting");
 
@@ -220,6 +237,10 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
   payload::run_system_probes(f);
   const bool agevisor = f.agevisor;
   line("agevisor: %s", agevisor ? "present" : "absent");
+  if (same(args.expect, "expect-agevisor") || same(args.expect, "expect-none")) {
+    const bool expected = same(args.expect, "expect-agevisor");
+    check(agevisor == expected, "agevisor %s, as expected", agevisor ? "present" : "absent");
+  }
 
   check_advertised("RDTSCP", f.rdtscp, f.rdtscp_vector);
   check_advertised("RDPID", f.rdpid, f.rdpid_vector);
@@ -234,9 +255,13 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     check(f.osxsave_follows_cr4, "CPUID.1:ECX.OSXSAVE follows CR4.OSXSAVE");
   }
   if (agevisor) {
-    check(true, "CPUID.1:ECX[31] set, leaf 0x40000000: max leaf %#x, \"agevisor\" + 4 zero bytes",
-          f.hypervisor_leaf[0]);
-    check(f.hypervisor_leaf[0] >= 0x4000'0000, "hypervisor leaf EAX names the max leaf");
+    // (Found by these very two facts: the lines document what was seen.)
+    check(f.hypervisor_bit, "CPUID.1:ECX[31] set");
+    check(hv::is_agevisor_signature({f.hypervisor_leaf[0], f.hypervisor_leaf[1],
+                                     f.hypervisor_leaf[2], f.hypervisor_leaf[3]}),
+          "leaf 0x40000000 spells \"agevisor\" + 4 zero bytes");
+    check(f.hypervisor_leaf[0] == hv::kHypervisorLeafMax,
+          "leaf 0x40000000 EAX is the max hypervisor leaf (%#x)", f.hypervisor_leaf[0]);
     check(!f.vmx, "VMX hidden: CPUID.1:ECX[5] = 0");
     check(f.cr4_vmxe_vector == kGp, "setting CR4.VMXE raises #GP (%s)",
           payload::vector_name(f.cr4_vmxe_vector));
