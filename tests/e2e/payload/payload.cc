@@ -254,6 +254,8 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
           payload::vector_name(f.xsetbv_same_vector));
     check(f.osxsave_follows_cr4, "CPUID.1:ECX.OSXSAVE follows CR4.OSXSAVE");
   }
+  if (f.pku)
+    check(f.ospke_follows_cr4, "CPUID.7.0:ECX.OSPKE follows CR4.PKE");
   if (agevisor) {
     // (Found by these very two facts: the lines document what was seen.)
     check(f.hypervisor_bit, "CPUID.1:ECX[31] set");

@@ -82,6 +82,7 @@ void do_cr0_nw_without_cd(Io&) {
 void do_ud2(Io&) { asm volatile("ud2"); }
 void do_int3(Io&) { asm volatile("int3"); }
 void do_cpuid_1_osxsave(Io& io) { io.a = (cpuid(1, 0).ecx >> 27) & 1; }
+void do_cpuid_7_ospke(Io& io) { io.a = (cpuid(7, 0).ecx >> 4) & 1; }
 // Single step: POPF sets TF, the next instruction runs, then #DB must point just past it.
 // agevisor emulates CPUID, RDMSR and XSETBV, so it must pend that trap itself.
 void do_tf_nop(Io& io) {
@@ -269,6 +270,14 @@ void run_probes(ProbeFacts& f) {
     const uint64_t without = g_io.a;
     line("probe cpuid_1_osxsave_follows_cr4 none %lu%lu", without, with);
     f.osxsave_follows_cr4 = with == 1 && without == 0;
+  }
+  if (f.pku) {
+    caught_with_cr4<do_cpuid_7_ospke>(arch::kCr4Pke, 0);
+    const uint64_t with = g_io.a;
+    caught_with_cr4<do_cpuid_7_ospke>(0, arch::kCr4Pke);
+    const uint64_t without = g_io.a;
+    line("probe cpuid_7_ospke_follows_cr4 none %lu%lu", without, with);
+    f.ospke_follows_cr4 = with == 1 && without == 0;
   }
 
   // VMX is hidden: VMX instructions and GETSEC raise #UD, CR4.VMXE cannot be set.

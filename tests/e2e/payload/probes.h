@@ -32,6 +32,7 @@ struct ProbeFacts {
   int cr4_vmxe_vector = -1;
   int vmxon_vector = -1;
   bool osxsave_follows_cr4 = true;
+  bool ospke_follows_cr4 = true;
 };
 
 // Runs every probe, prints its line, fills `facts`.
