@@ -62,6 +62,21 @@ TEST_F(ExitHandler, CpuidRunsThroughTheGuestFilterAndAdvancesRip) {
   EXPECT_EQ(injected(), 0u);
 }
 
+TEST_F(ExitHandler, CpuidOsxsaveIsTheGuestsEvenWhenTheHostHasItSet) {
+  // The host runs with CR4.OSXSAVE set, so the processor reports OSXSAVE = 1 to the handler.
+  cpu.cpuid_leaves[1] = {0x306A9, 0, (1u << 26) | (1u << 27), 0};
+  vmcs.set(VmcsFieldNatural::kGuestCr4, 0x2668);
+  gprs.rax = 1;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rcx, (1u << 26) | (1u << 31)) << "the guest has CR4.OSXSAVE clear";
+
+  vmcs.set(VmcsFieldNatural::kGuestCr4, 0x2668 | arch::kCr4Osxsave);
+  cpu.cpuid_leaves[1].ecx = 1u << 26;  // and the other way round
+  gprs.rax = 1;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rcx, (1u << 26) | (1u << 27) | (1u << 31));
+}
+
 TEST_F(ExitHandler, VmcallAnswersTheCpuHypercall) {
   gprs.rax = static_cast<uint64_t>(hv::Hypercall::kCpu);
   EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);

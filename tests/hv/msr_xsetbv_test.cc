@@ -63,4 +63,10 @@ TEST(MsrBitmap, PolicyInterceptsMtrrWritesAndVmxCapabilityMsrs) {
   EXPECT_FALSE(hv::is_mtrr_msr(0x250, {8, false})) << "no fixed MTRRs without MTRRCAP.FIX";
 }
 
+TEST(Xsetbv, HostRunsWithOsxsaveWheneverXsaveExists) {
+  EXPECT_EQ(hv::host_cr4(0x2668, true), 0x2668u | (1u << 18)) << "firmware left it clear";
+  EXPECT_EQ(hv::host_cr4(0x42668, true), 0x42668u);
+  EXPECT_EQ(hv::host_cr4(0x2668, false), 0x2668u) << "no XSAVE: setting it would #GP";
+}
+
 }  // namespace
