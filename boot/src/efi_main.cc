@@ -72,6 +72,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
   start.hide_hypervisor = options.value().hide_hypervisor;
   start.corrupt_guest_state = options.value().corrupt_guest_state;
   start.console_mirrors_serial = console_on_uart;
+  start.period_ms = options.value().period_ms;
   const EFI_STATUS status = boot::start_hypervisor(image, system_table, snapshot, start);
   hv::log::set_extra_sink(nullptr, nullptr);
   if (status != EFI_SUCCESS)

@@ -506,6 +506,12 @@ EFI_STATUS run(const agectl::Args& args) {
   }
   hv::AgeCounts counts;
   if (args.mode == agectl::Mode::kReport) {
+    // Passes so far, before this tool asks for one: with periodic aging (period=), agevisor
+    // runs them on its own.
+    const Regs before =
+        vmcall(hv::Hypercall::kWorkingSet, reinterpret_cast<uint64_t>(report), sizeof(*report));
+    if (before.rax == 0)
+      say("agectl: agevisor has run %lu aging passes so far", report->passes);
     if (!age("report", &counts))
       return EFI_UNSUPPORTED;
     say("agectl: pass: %lu pages accessed, %lu tracked, %lu dirty", counts.accessed_pages,
