@@ -152,6 +152,34 @@ bool print_working_set(hv::WorkingSetReport* report) {
   return true;
 }
 
+// The firmware memory map in a buffer of our own, re-readable without allocating (as
+// ExitBootServices needs: its key must come from the last read).
+struct MemoryMap {
+  EFI_MEMORY_DESCRIPTOR* buffer = nullptr;
+  UINTN capacity = 0;
+  UINTN size = 0;
+  UINTN key = 0;
+  UINTN descriptor_size = 0;
+  UINT32 version = 0;
+
+  // Room for the current map and `slack` more descriptors (allocating changes the map).
+  bool allocate(EFI_BOOT_SERVICES* bs, UINTN slack) {
+    UINTN needed = 0;
+    (void)bs->GetMemoryMap(&needed, nullptr, &key, &descriptor_size, &version);
+    capacity = needed + slack * descriptor_size;
+    return !EFI_ERROR(bs->AllocatePool(EfiLoaderData, capacity, reinterpret_cast<void**>(&buffer)));
+  }
+  bool read(EFI_BOOT_SERVICES* bs) {
+    size = capacity;
+    return !EFI_ERROR(bs->GetMemoryMap(&size, buffer, &key, &descriptor_size, &version));
+  }
+  size_t count() const { return descriptor_size == 0 ? 0 : size / descriptor_size; }
+  const EFI_MEMORY_DESCRIPTOR& operator[](size_t i) const {
+    return *reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(buffer) +
+                                                           i * descriptor_size);
+  }
+};
+
 // Whether the page at `page` holds `needle` anywhere.
 bool page_contains(const volatile uint8_t* page, const char* needle, size_t length) {
   for (size_t i = 0; i + length <= 4096; ++i) {
@@ -179,19 +207,13 @@ bool page_is_zero(const volatile uint64_t* page) {
 // agevisor's memory. Firmware pages it writes get their zero back at once.
 EFI_STATUS hostile() {
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
-  UINTN map_size = 0;
-  UINTN key = 0;
-  UINTN desc_size = 0;
-  UINT32 desc_version = 0;
-  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
-  map_size += 8 * desc_size;
-  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  MemoryMap map;
   uint64_t* zero_pages = nullptr;
   constexpr size_t kMaxZeroPages = 8192;
-  if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, map_size, reinterpret_cast<void**>(&map))) ||
+  if (!map.allocate(bs, 8) ||
       EFI_ERROR(bs->AllocatePool(EfiBootServicesData, kMaxZeroPages * sizeof(uint64_t),
                                  reinterpret_cast<void**>(&zero_pages))) ||
-      EFI_ERROR(bs->GetMemoryMap(&map_size, map, &key, &desc_size, &desc_version))) {
+      !map.read(bs)) {
     say("agectl: hostile: cannot read the memory map");
     return EFI_OUT_OF_RESOURCES;
   }
@@ -206,9 +228,8 @@ EFI_STATUS hostile() {
   uint64_t ranges = 0;
   uint64_t seen = 0;
   size_t zeros = 0;
-  for (UINTN offset = 0; offset < map_size; offset += desc_size) {
-    const auto* d =
-        reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+  for (size_t i = 0; i < map.count(); ++i) {
+    const EFI_MEMORY_DESCRIPTOR* d = &map[i];
     if (d->Type != EfiRuntimeServicesCode && d->Type != EfiRuntimeServicesData)
       continue;
     ++ranges;
@@ -264,7 +285,7 @@ EFI_STATUS hostile() {
         version.rbx, counts.tracked_pages);
   }
   bs->FreePool(zero_pages);
-  bs->FreePool(map);
+  bs->FreePool(map.buffer);
   if (failures != 0)
     return EFI_ABORTED;
   say("agectl: hostile: done");
@@ -337,16 +358,10 @@ struct DescriptorTable {
 [[noreturn]] void exit_boot_services_and_check(EFI_HANDLE image) {
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   agectl::PageSet* keep = nullptr;
-  UINTN map_size = 0;
-  UINTN key = 0;
-  UINTN desc_size = 0;
-  UINT32 desc_version = 0;
-  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
-  map_size += 16 * desc_size;
-  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  MemoryMap map;
   if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, sizeof(agectl::PageSet),
                                  reinterpret_cast<void**>(&keep))) ||
-      EFI_ERROR(bs->AllocatePool(EfiLoaderData, map_size, reinterpret_cast<void**>(&map)))) {
+      !map.allocate(bs, 16)) {
     say("agectl: ebs: out of memory");
     halt_forever();
   }
@@ -401,13 +416,11 @@ struct DescriptorTable {
   const auto code = reinterpret_cast<uint64_t>(&exit_boot_services_and_check);
   EFI_STATUS status = EFI_LOAD_ERROR;
   for (int attempt = 0; attempt < 2 && EFI_ERROR(status); ++attempt) {
-    UINTN size = map_size;
-    if (EFI_ERROR(bs->GetMemoryMap(&size, map, &key, &desc_size, &desc_version)))
+    if (!map.read(bs))
       continue;
     count = 0;
-    for (UINTN offset = 0; offset < size && count < kMaxRanges; offset += desc_size) {
-      const auto* d =
-          reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+    for (size_t i = 0; i < map.count() && count < kMaxRanges; ++i) {
+      const EFI_MEMORY_DESCRIPTOR* d = &map[i];
       if (!os_may_reuse(d->Type))
         continue;
       const uint64_t end = d->PhysicalStart + d->NumberOfPages * 4096;
@@ -415,7 +428,7 @@ struct DescriptorTable {
           (rsp >= d->PhysicalStart && rsp < end) || (code >= d->PhysicalStart && code < end);
       ranges[count++] = Range{d->PhysicalStart, d->NumberOfPages, ours};
     }
-    status = bs->ExitBootServices(image, key);
+    status = bs->ExitBootServices(image, map.key);
   }
   if (EFI_ERROR(status)) {
     say("agectl: FAIL: ebs: ExitBootServices failed: %#lx", status);
