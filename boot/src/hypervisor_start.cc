@@ -112,6 +112,22 @@ EFI_STATUS allocate(EFI_BOOT_SERVICES* bs, EFI_MEMORY_TYPE type, UINTN count, Pa
   return status;
 }
 
+// The ACPI 2.0+ RSDP from the configuration table (else the ACPI 1.0 one), or 0.
+uint64_t acpi_rsdp(EFI_SYSTEM_TABLE* st) {
+  EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
+  EFI_GUID acpi10 = ACPI_TABLE_GUID;
+  uint64_t found = 0;
+  for (UINTN i = 0; i < st->NumberOfTableEntries; ++i) {
+    const EFI_CONFIGURATION_TABLE& t = st->ConfigurationTable[i];
+    const auto address = reinterpret_cast<uint64_t>(t.VendorTable);
+    if (CompareGuid(const_cast<EFI_GUID*>(&t.VendorGuid), &acpi20) == 0)
+      return address;
+    if (CompareGuid(const_cast<EFI_GUID*>(&t.VendorGuid), &acpi10) == 0)
+      found = address;
+  }
+  return found;
+}
+
 // The TSC frequency, against the firmware's Stall (20 ms): what the preemption timer, which
 // counts in TSC units, needs to turn milliseconds into ticks.
 uint64_t measure_tsc_hz(EFI_BOOT_SERVICES* bs) {
@@ -170,6 +186,7 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   request.hide_hypervisor = options.hide_hypervisor;
   request.corrupt_guest_state = options.corrupt_guest_state;
   request.period_ms = options.period_ms;
+  request.acpi_rsdp = acpi_rsdp(system_table);
   if (options.period_ms != 0)
     request.tsc_hz = measure_tsc_hz(bs);
 

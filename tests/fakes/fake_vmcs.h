@@ -80,6 +80,14 @@ struct FakeExitCpu {
   void xsetbv(uint32_t xcr, uint64_t value) { xsetbv_calls.emplace_back(xcr, value); }
   void wbinvd() { ++wbinvd_calls; }
   void invvpid_single_context(uint16_t vpid) { invvpid_calls.push_back(vpid); }
+  std::map<uint16_t, uint32_t> port_values;          // what io_in reads
+  std::vector<std::array<uint32_t, 3>> port_writes;  // (port, size, value)
+  std::vector<unsigned> sleep_entries;
+  uint32_t io_in(uint16_t port, uint8_t) { return port_values[port]; }
+  void io_out(uint16_t port, uint8_t size, uint32_t value) {
+    port_writes.push_back({port, size, value});
+  }
+  void sleep_entry(unsigned type) { sleep_entries.push_back(type); }
 };
 
 // The EPT as the exit path sees it: answers as told, records what it was asked.

@@ -145,6 +145,45 @@ TEST_F(ExitHandler, PreemptionTimerRunsAnAgingSliceAndReloadsTheTimer) {
   EXPECT_EQ(injected(), 0u);
 }
 
+// Exit qualification of an I/O instruction: size, direction, port in DX.
+uint64_t io_qualification(unsigned size, bool in, uint16_t port) {
+  return (size - 1) | (in ? 8u : 0u) | (uint64_t{port} << 16);
+}
+
+TEST_F(ExitHandler, SleepEntryOnPm1ControlIsReportedThenDone) {
+  vcpu.sleep_ports = {0x604, 0};
+  vmcs.set(VmcsFieldNatural::kExitQualification, io_qualification(2, false, 0x604));
+  gprs.rax = 0xFFFF'0000'0000'0000 | 0x2000 | (5u << 10);  // SLP_EN, SLP_TYP 5
+  EXPECT_EQ(exit(BasicExitReason::kIoInstruction), ExitAction::kAdvance);
+  ASSERT_EQ(cpu.sleep_entries.size(), 1u);
+  EXPECT_EQ(cpu.sleep_entries[0], 5u);
+  ASSERT_EQ(cpu.port_writes.size(), 1u);
+  EXPECT_EQ(cpu.port_writes[0], (std::array<uint32_t, 3>{0x604, 2, 0x2000 | (5u << 10)}));
+}
+
+TEST_F(ExitHandler, OtherPm1WritesAndReadsAreJustDone) {
+  vcpu.sleep_ports = {0x604, 0};
+  vmcs.set(VmcsFieldNatural::kExitQualification, io_qualification(2, false, 0x604));
+  gprs.rax = 1;  // SCI_EN only
+  EXPECT_EQ(exit(BasicExitReason::kIoInstruction), ExitAction::kAdvance);
+  EXPECT_TRUE(cpu.sleep_entries.empty());
+  EXPECT_EQ(cpu.port_writes.size(), 1u);
+  cpu.port_values[0x604] = 0xABCD;
+  vmcs.set(VmcsFieldNatural::kExitQualification, io_qualification(2, true, 0x604));
+  gprs.rax = 0x1111'2222'3333'4444;
+  EXPECT_EQ(exit(BasicExitReason::kIoInstruction), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, 0x1111'2222'3333'ABCDu) << "a 16-bit IN keeps the rest of RAX";
+  vmcs.set(VmcsFieldNatural::kExitQualification, io_qualification(4, true, 0x604));
+  EXPECT_EQ(exit(BasicExitReason::kIoInstruction), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, 0xABCDu) << "a 32-bit IN clears RAX[63:32]";
+}
+
+TEST_F(ExitHandler, StringIoOnAnInterceptedPortHalts) {
+  vmcs.set(VmcsFieldNatural::kExitQualification, io_qualification(2, false, 0x604) | 0x10);
+  EXPECT_EQ(exit(BasicExitReason::kIoInstruction), ExitAction::kHalt);
+  EXPECT_TRUE(cpu.port_writes.empty());
+}
+
 TEST_F(ExitHandler, BadXsetbvInjectsGpAndLeavesRip) {
   gprs.rax = 0x5;  // x87 + AVX without SSE
   EXPECT_EQ(exit(BasicExitReason::kXsetbv), ExitAction::kInjected);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "hv/acpi_sleep.h"
 #include "hv/guest_cpuid.h"
 #include "hv/msr_bitmap.h"
 #include "mm/tracking_mode.h"
@@ -23,6 +24,8 @@ struct VcpuState {
   uint64_t cr4_fixed1 = ~uint64_t{0};
   bool advanced_exit_info = false;
   mm::TrackingMode tracking_mode = mm::TrackingMode::kRwxStash;
+  // The ACPI PM1 control ports agevisor intercepts (I/O bitmap) to see sleep entries.
+  SleepControlPorts sleep_ports;
 
   // Set by the host NMI handler when an NMI arrives in VMX root operation; the exit path
   // injects it into the guest, whose NMI it was.

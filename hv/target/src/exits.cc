@@ -8,6 +8,18 @@
 #include "hv/target/exits_internal.h"
 #include "hv/target/log.h"
 
+namespace hv::target {
+
+// Once per sleep entry, which is rare: logging here is not on the per-exit path.
+void TargetExitCpu::sleep_entry(unsigned type) {
+  log::printf(
+      "acpi: the guest enters ACPI sleep (PM1 control write, SLP_TYP %u): from S3 the "
+      "machine resumes through the firmware without agevisor",
+      type);
+}
+
+}  // namespace hv::target
+
 extern "C" bool hv_vmexit_handler(arch::GuestGprs* gprs, void* opaque) {
   using namespace hv::target;
   Vcpu& v = *static_cast<Vcpu*>(opaque);

@@ -67,6 +67,7 @@ arch::Result<Layout> carve(const LaunchRequest& request, bool pages_1g) {
   l.vmxon = TRY(a.pages(1));
   l.vmcs = TRY(a.pages(1));
   l.msr_bitmap = TRY(a.pages(1));
+  l.io_bitmaps = TRY(a.pages(2));
   l.guest_tss = TRY(a.pages(1));
   l.gdt_and_tss = TRY(a.pages(1));
   l.idt = TRY(a.pages(1));
@@ -193,7 +194,7 @@ void leave_vmx() {
 
 uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g, uint64_t pool_pages) {
   const uint64_t cover = cover_bytes(memory_top);
-  return 7 + kHostStackPages + kHostIstCount * kIstStackPages +
+  return 9 + kHostStackPages + kHostIstCount * kIstStackPages +
          host_page_table_count(cover, host_pages_1g) + pages_for(sizeof(EptState)) + pool_pages;
 }
 

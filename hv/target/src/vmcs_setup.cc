@@ -5,6 +5,7 @@
 #include "arch/target/registers.h"
 #include "arch/vmx_controls.h"
 #include "arch/vmx_cr_fixed.h"
+#include "hv/acpi_sleep.h"
 #include "hv/aging_period.h"
 #include "hv/guest_capture.h"
 #include "hv/guest_state_checker.h"
@@ -26,8 +27,10 @@ using arch::VmcsFieldNatural;
 constexpr uint64_t kEferLma = arch::bit(10);
 
 arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_guest,
-                                          bool periodic_aging) {
+                                          bool periodic_aging, bool io_bitmaps) {
   VmxControlsRequest request = agevisor_controls_request();
+  if (io_bitmaps)
+    request.proc.optional |= arch::proc_based::kIoBitmaps;
   // Periodic aging needs the timer to keep counting across other exits: "save VMX-preemption
   // timer value" on exit, or every exit would restart the period.
   request.pin.optional = periodic_aging ? arch::pin_based::kPreemptionTimer : 0;
@@ -61,6 +64,8 @@ void write_controls(VmcsWriter& w, const VmxControls& c, const Layout& l, uint64
   w(VmcsField32::kEntryMsrLoadCount, 0);
   w(VmcsField32::kEntryInterruptionInfo, 0);
   w(VmcsField64::kMsrBitmap, l.msr_bitmap);
+  w(VmcsField64::kIoBitmapA, l.io_bitmaps);
+  w(VmcsField64::kIoBitmapB, l.io_bitmaps + 4096);
   w(VmcsField64::kEptPointer, eptp);
   if ((c.proc2 & arch::proc_based2::kVpid) != 0)
     w(VmcsField16::kVpid, 1);
@@ -252,7 +257,33 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
   init_vcpu(v, r, l, eptp);
   v.ept = ept;
   GuestState g = TRY(capture_guest_state(l));
-  v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0, r.period_ms != 0));
+  // The ACPI PM1 control ports, read from the firmware's tables (identity-mapped now).
+  struct PhysicalMemory {
+    bool read(uint64_t phys, void* out, size_t n) {
+      const auto* from = reinterpret_cast<const volatile uint8_t*>(phys);
+      auto* to = static_cast<uint8_t*>(out);
+      for (size_t i = 0; i < n; ++i)
+        to[i] = from[i];
+      return true;
+    }
+  } physical;
+  v.state.sleep_ports = find_sleep_control_ports(physical, r.acpi_rsdp);
+  const bool watch_sleep = v.state.sleep_ports.pm1a != 0;
+  v.controls =
+      TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0, r.period_ms != 0, watch_sleep));
+  if (watch_sleep && (v.controls.proc & arch::proc_based::kIoBitmaps) != 0) {
+    auto* bitmaps = reinterpret_cast<uint8_t*>(l.io_bitmaps);
+    for (uint16_t base : {v.state.sleep_ports.pm1a, v.state.sleep_ports.pm1b}) {
+      for (uint16_t port = base; base != 0 && port < base + 2; ++port)
+        bitmaps[port / 8] = static_cast<uint8_t>(bitmaps[port / 8] | (1u << (port % 8)));
+    }
+    log::printf("acpi: PM1 control at port %#x%s: sleep entries are reported",
+                v.state.sleep_ports.pm1a, v.state.sleep_ports.pm1b != 0 ? " (and PM1b)" : "");
+  } else {
+    v.state.sleep_ports = {};
+    log::printf("acpi: %s: sleep entries are not reported",
+                watch_sleep ? "no I/O bitmaps" : "no FADT PM1 control port found");
+  }
   const AgingPeriod period =
       aging_period(r.period_ms, r.tsc_hz, r.snapshot->misc().preemption_timer_rate());
   const bool timer = (v.controls.pin & arch::pin_based::kPreemptionTimer) != 0 &&

@@ -14,6 +14,7 @@
 #include "arch/guest_gprs.h"
 #include "arch/interruptibility_state.h"
 #include "arch/interruption_info.h"
+#include "arch/io_qualification.h"
 #include "arch/vmx_controls.h"
 #include "arch/vmx_cr_fixed.h"
 #include "hv/control_register_write.h"
@@ -317,6 +318,31 @@ ExitAction handle_ept_violation(V& vmcs, E& ept) {
   return result == EptFaultResult::kResolved ? ExitAction::kResume : ExitAction::kHalt;
 }
 
+// I/O to the ports agevisor intercepts (the ACPI PM1 control registers): done for the guest,
+// and a write of SLP_EN reported first, because from S3 the machine resumes without
+// agevisor. INS/OUTS never target these ports: halt with a dump rather than guess.
+template <VmcsAccess V, ExitCpu C>
+ExitAction handle_io(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
+  const auto q =
+      arch::IoQualification::from_raw(vmcs.read(arch::VmcsFieldNatural::kExitQualification));
+  if (q.string)
+    return ExitAction::kHalt;
+  const uint64_t mask = q.size >= 4 ? 0xFFFF'FFFF : (uint64_t{1} << (8 * q.size)) - 1;
+  if (q.in) {
+    const uint64_t value = cpu.io_in(q.port, q.size) & mask;
+    // A 32-bit IN writes EAX, which clears RAX[63:32]; narrower ones keep the rest.
+    r.rax = q.size >= 4 ? value : (r.rax & ~mask) | value;
+    return ExitAction::kAdvance;
+  }
+  const auto value = static_cast<uint32_t>(r.rax & mask);
+  const bool control = q.port == vcpu.sleep_ports.pm1a ||
+                       (vcpu.sleep_ports.pm1b != 0 && q.port == vcpu.sleep_ports.pm1b);
+  if (control && q.size >= 2 && is_sleep_entry(value))
+    cpu.sleep_entry(sleep_type(value));
+  cpu.io_out(q.port, q.size, value);
+  return ExitAction::kAdvance;
+}
+
 // Periodic aging: the VMX-preemption timer expired. A slice of the aging pass runs (the
 // EPT service flushes what it aged) and the timer is loaded for the next period.
 template <VmcsAccess V, EptService E>
@@ -344,6 +370,8 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
       return handle_ept_violation(vmcs, ept);
     case R::kPreemptionTimer:
       return handle_preemption_timer(vmcs, ept);
+    case R::kIoInstruction:
+      return handle_io(vcpu, vmcs, cpu, r);
     case R::kCrAccess:
       return handle_cr_access(vcpu, vmcs, cpu, r);
     case R::kInvd:

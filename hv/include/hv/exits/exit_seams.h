@@ -34,6 +34,11 @@ concept ExitCpu = requires(T& c, uint32_t u32, uint64_t u64, uint64_t* out) {
   c.xsetbv(u32, u64);
   c.wbinvd();
   c.invvpid_single_context(uint16_t{});
+  // Port I/O for the guest (1, 2 or 4 bytes), for the few ports agevisor intercepts.
+  { c.io_in(uint16_t{}, uint8_t{}) } -> std::same_as<uint32_t>;
+  c.io_out(uint16_t{}, uint8_t{}, u32);
+  // The guest is about to enter ACPI sleep state `type` (SLP_TYP): report it.
+  c.sleep_entry(unsigned{});
 };
 
 enum class EptFaultResult : uint8_t {

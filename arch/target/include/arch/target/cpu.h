@@ -46,6 +46,18 @@ inline uint8_t inb(uint16_t port) {
   return value;
 }
 
+inline uint16_t inw(uint16_t port) {
+  uint16_t value = 0;
+  asm volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+
+inline uint32_t inl(uint16_t port) {
+  uint32_t value = 0;
+  asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+
 inline void outb(uint16_t port, uint8_t value) {
   asm volatile("outb %0, %1" : : "a"(value), "Nd"(port));
 }

@@ -37,6 +37,19 @@ struct TargetExitCpu {
     descriptor.vpid = vpid;
     (void)arch::target::invvpid(1, descriptor);
   }
+  uint32_t io_in(uint16_t port, uint8_t size) {
+    return size == 1 ? arch::target::inb(port)
+                     : (size == 2 ? arch::target::inw(port) : arch::target::inl(port));
+  }
+  void io_out(uint16_t port, uint8_t size, uint32_t value) {
+    if (size == 1)
+      arch::target::outb(port, static_cast<uint8_t>(value));
+    else if (size == 2)
+      arch::target::outw(port, static_cast<uint16_t>(value));
+    else
+      arch::target::outl(port, value);
+  }
+  void sleep_entry(unsigned type);  // logs (exits.cc)
 };
 
 static_assert(VmcsAccess<TargetVmcs>);

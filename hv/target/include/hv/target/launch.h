@@ -35,6 +35,7 @@ struct LaunchRequest {
   uint64_t pool_pages = 0;  // EPT tables and tracking metadata (mm::pool_pages_needed)
   uint32_t period_ms = 0;   // periodic aging (0: off)
   uint64_t tsc_hz = 0;      // measured at start-up, for the preemption-timer period
+  uint64_t acpi_rsdp = 0;   // the firmware's ACPI RSDP (0: none), for the PM1 control ports
   HypervisorRegion region;
 };
 

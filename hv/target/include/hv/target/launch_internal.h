@@ -18,6 +18,7 @@ struct Layout {
   uint64_t vmxon = 0;
   uint64_t vmcs = 0;
   uint64_t msr_bitmap = 0;
+  uint64_t io_bitmaps = 0;   // bitmap A at +0 (ports 0-7FFF), B at +4096
   uint64_t guest_tss = 0;    // a zeroed TSS the guest's TR points at (UEFI runs with TR = 0)
   uint64_t gdt_and_tss = 0;  // host GDT at +0, host TSS at +1024
   uint64_t idt = 0;
