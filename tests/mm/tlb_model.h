@@ -56,6 +56,12 @@ class TlbModel {
       cache.clear();
   }
 
+  // INVEPT on one CPU only (the cross-CPU paths of hv/flush_generations.h).
+  void flush_cpu(size_t cpu) {
+    ++flushes_;
+    cpus_.at(cpu).clear();
+  }
+
   bool cached(size_t cpu, uint64_t page) const { return cpus_.at(cpu).count(page) != 0; }
 
   // Whether `cpu`'s cached translation of `page` (if any) is what `current`, the entry that
