@@ -71,12 +71,15 @@ def firmware():
     return path
 
 
-def startup_script(options, exit_value, before=(), after=()):
+def startup_script(options, exit_value, before=(), after=(), agevisor=True):
     lines = ["@echo -off", "fs0:"]
     for command in before:
         lines += [f"echo agevisor-e2e: before: {command}", command]
-    lines += ["echo agevisor-e2e: starting agevisor", f"agevisor.efi {options}".rstrip(),
-              f"echo {SENTINEL} %lasterror%"]
+    if agevisor:
+        lines += ["echo agevisor-e2e: starting agevisor", f"agevisor.efi {options}".rstrip(),
+                  f"echo {SENTINEL} %lasterror%"]
+    else:
+        lines.append("echo agevisor-e2e: agevisor not started (--no-agevisor)")
     for command in after:
         lines += [f"echo agevisor-e2e: after: {command}", command,
                   f"echo agevisor-e2e: returned %lasterror%"]
@@ -87,7 +90,8 @@ def startup_script(options, exit_value, before=(), after=()):
     return "\r\n".join(lines) + "\r\n"
 
 
-def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_files=()):
+def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_files=(),
+               agevisor=True):
     disk = os.path.join(workdir, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(DISK_BYTES)
@@ -95,7 +99,7 @@ def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_fil
                    capture_output=True)
     script = os.path.join(workdir, "startup.nsh")
     with open(script, "w", newline="") as f:
-        f.write(startup_script(options, exit_value, before, after))
+        f.write(startup_script(options, exit_value, before, after, agevisor))
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
     for path in extra_files:
         if not os.path.isfile(path):
@@ -278,7 +282,8 @@ def run(args):
     os.makedirs(workdir)
     exit_value = args.expect_exit if args.emulator == "qemu" else None
     disk = build_disk(workdir, os.path.abspath(args.efi), args.options, exit_value,
-                      args.before, args.after, [os.path.abspath(p) for p in args.extra_file])
+                      args.before, args.after, [os.path.abspath(p) for p in args.extra_file],
+                      not args.no_agevisor)
     make = bochs_command if args.emulator == "bochs" else qemu_command
     command, stdout_path = make(args, workdir, disk)
     logs = Logs(workdir, args.emulator, stdout_path)
@@ -303,7 +308,16 @@ def run(args):
                     # went on after agevisor returned
                     finished = time.monotonic() - start
                     break
-                if DONE in logs.text():
+                text = logs.text()
+                if args.until is not None:
+                    # The payload never returns to the shell (an OS): the run is over once
+                    # its last line is there, or as soon as a forbidden text shows up.
+                    if args.until in text or any(r in text for r in args.reject):
+                        if args.until in text:
+                            finished = time.monotonic() - start
+                        time.sleep(1)  # let the last lines reach the logs
+                        break
+                elif DONE in text:
                     finished = time.monotonic() - start
                     if exit_value is None:
                         break
@@ -331,11 +345,14 @@ def run(args):
 def verdict(args, logs, workdir, finished, status, elapsed):
     text = logs.text()
     problems = []
+    end = DONE if args.until is None else args.until
     if finished is None:
         why = "timed out" if status is None else f"emulator exited with status {status}"
-        problems.append(f"startup.nsh did not finish: no '{DONE}' line ({why} after "
+        if status is None and elapsed < args.timeout:
+            why = "stopped early on forbidden text"
+        problems.append(f"the run did not finish: no '{end}' line ({why} after "
                         f"{elapsed:.1f} s)")
-    elif SENTINEL not in text and not args.no_com1:
+    elif SENTINEL not in text and not args.no_com1 and not args.no_agevisor:
         problems.append(f"no '{SENTINEL}' line: agevisor did not return to the shell")
     for needle in args.expect:
         if needle not in text:
@@ -373,7 +390,8 @@ def verdict(args, logs, workdir, finished, status, elapsed):
         log("--- agevisor's lines (port 0xE9) ---")
         for line in agevisor_lines[-60:]:
             print(f"  | {line}")
-    log(f"PASSED: boot to the end of startup.nsh took {finished:.1f} s wall time "
+    what = "the end of startup.nsh" if args.until is None else f"'{args.until}'"
+    log(f"PASSED: boot to {what} took {finished:.1f} s wall time "
         f"(whole run {elapsed:.1f} s)")
     return EXIT_PASS
 
@@ -405,6 +423,14 @@ def main():
     parser.add_argument("--after", action="append", default=[],
                         help="a shell command startup.nsh runs after agevisor returned "
                         "(repeatable)")
+    parser.add_argument("--until", default=None, metavar="TEXT",
+                        help="end the run once TEXT appears in the logs, for payloads that "
+                        "never return to the shell (an OS); the startup.nsh end line is "
+                        "then not needed, a --reject text ends the run at once, a timeout "
+                        "is still a failure")
+    parser.add_argument("--no-agevisor", action="store_true",
+                        help="do not start agevisor: --before/--after commands run on the "
+                        "bare firmware (a baseline for a payload)")
     parser.add_argument("--stream", action="store_true", help="copy serial.log to stdout")
     parser.add_argument("--bochs-errors", action="store_true",
                         help="log Bochs errors (every EPT violation!) to bochs.log")
