@@ -10,6 +10,7 @@
 #include "hv/target/launch_internal.h"
 #include "hv/target/log.h"
 #include "hv/target/vmcs.h"
+#include "hv/xsetbv_check.h"
 
 extern "C" __attribute__((visibility("hidden"))) char agevisor_vmexit_entry[];
 
@@ -60,10 +61,10 @@ void write_controls(VmcsWriter& w, const VmxControls& c, const Layout& l, uint64
   w(VmcsField64::kVmcsLinkPointer, ~uint64_t{0});
 }
 
-void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3) {
+void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3, uint64_t host_cr4) {
   w(VmcsFieldNatural::kHostCr0, arch::target::read_cr0());
   w(VmcsFieldNatural::kHostCr3, host_cr3);
-  w(VmcsFieldNatural::kHostCr4, arch::target::read_cr4());
+  w(VmcsFieldNatural::kHostCr4, host_cr4);
   w(VmcsField16::kHostCsSelector, kHostCodeSelector);
   for (auto f :
        {VmcsField16::kHostSsSelector, VmcsField16::kHostDsSelector, VmcsField16::kHostEsSelector,
@@ -269,7 +270,9 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
 
   VmcsWriter w;
   write_controls(w, v.controls, l, eptp);
-  write_host_state(w, l, host_cr3);
+  write_host_state(
+      w, l, host_cr3,
+      host_cr4(arch::target::read_cr4(), r.snapshot->features().xsave, v.state.cr4_fixed1));
   write_guest_state(w, g);
   write_cr_shadows(w, v, g.cr0, g.cr4 & ~arch::kCr4Vmxe);
   if (!w.ok()) {
