@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 
+import payload_check  # tools/payload_check.py, beside this script
+
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 SENTINEL = "agevisor-e2e: agevisor returned"  # followed by the shell's %lasterror%
 DONE = "agevisor-e2e: script done"  # the last line of startup.nsh: the run is over
@@ -353,6 +355,7 @@ def verdict(args, logs, workdir, finished, status, elapsed):
         problems.append(f"the run did not finish: no '{end}' line ({why} after "
                         f"{elapsed:.1f} s)")
     elif SENTINEL not in text and not args.no_com1 and not args.no_agevisor:
+        # (without COM1 the shell's echo reaches no log: the isa-debug-exit value vouches)
         problems.append(f"no '{SENTINEL}' line: agevisor did not return to the shell")
     for needle in args.expect:
         if needle not in text:
@@ -360,6 +363,11 @@ def verdict(args, logs, workdir, finished, status, elapsed):
     for needle in args.reject:
         if needle in text:
             problems.append(f"forbidden text present: '{needle}'")
+    if args.compare_probes:
+        # Port 0xE9 carries each payload line once, without the console's escape sequences.
+        probe_problems, summary = payload_check.compare(clean(read(logs.e9)))
+        log(summary)
+        problems += [f"transparency: {p}" for p in probe_problems]
     if args.emulator == "qemu" and args.expect_exit is not None and finished is not None:
         if status is None or status % 2 == 0:
             problems.append(f"QEMU did not exit through isa-debug-exit (status {status})")
@@ -423,6 +431,9 @@ def main():
     parser.add_argument("--after", action="append", default=[],
                         help="a shell command startup.nsh runs after agevisor returned "
                         "(repeatable)")
+    parser.add_argument("--compare-probes", action="store_true",
+                        help="compare the payload's probe lines of its 'before' and 'after' "
+                        "runs (tools/payload_check.py): only deliberate differences may remain")
     parser.add_argument("--until", default=None, metavar="TEXT",
                         help="end the run once TEXT appears in the logs, for payloads that "
                         "never return to the shell (an OS); the startup.nsh end line is "

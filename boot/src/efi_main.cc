@@ -2,6 +2,7 @@
 // efi_main with the System V ABI; firmware services are called through EFIAPI (ms_abi)
 // function pointers.
 #include "arch/target/target_cpu_io.h"
+#include "boot/chain_load.h"
 #include "boot/console_devices.h"
 #include "boot/hypervisor_start.h"
 #include "boot/load_options.h"
@@ -28,6 +29,7 @@ EFI_STATUS refuse(const char* reason, EFI_STATUS status) {
 }  // namespace
 
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
+  boot::disable_watchdog(system_table);
   const bool console_on_uart = boot::firmware_console_uses_uart(system_table);
   hv::log::set_extra_sink(boot::uefi_console_sink, system_table->ConOut, console_on_uart);
   hv::log::init();
@@ -72,5 +74,9 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
   start.console_mirrors_serial = console_on_uart;
   const EFI_STATUS status = boot::start_hypervisor(image, system_table, snapshot, start);
   hv::log::set_extra_sink(nullptr, nullptr);
-  return status;
+  if (status != EFI_SUCCESS || options.value().chain_path == nullptr)
+    return status;
+  // Handing over: the next image runs as agevisor's guest; its status becomes ours.
+  return boot::chain_load(image, system_table, options.value().chain_path,
+                          options.value().chain_path_length, options.value().chain_options);
 }

@@ -30,4 +30,18 @@ arch::Result<Segment> capture_segment(const DescriptorTableView& gdt, uint16_t s
   return Segment{selector, base, descriptor.byte_limit(), access_rights};
 }
 
+Segment capture_tr(const DescriptorTableView& gdt, uint16_t selector, uint64_t stand_in_tss_base) {
+  constexpr unsigned kBusyTss64 = 11;
+  const unsigned index = arch::selector_index(selector);
+  if (selector != 0 && !arch::selector_in_ldt(selector) && index * 8u + 7u <= gdt.limit) {
+    const arch::SegmentDescriptor descriptor(gdt.base[index]);
+    if (!descriptor.s() && descriptor.present() && descriptor.type() == kBusyTss64) {
+      const auto captured = capture_segment(gdt, selector);
+      if (captured.ok())
+        return captured.value();
+    }
+  }
+  return make_usable_tr(0, stand_in_tss_base);
+}
+
 }  // namespace hv

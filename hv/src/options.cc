@@ -117,6 +117,20 @@ arch::Result<Options> parse_options(const char* ascii, OptionsError* error) {
     bool has_equals = false;
     for (size_t i = 0; i < t.length; ++i)
       has_equals = has_equals || t.begin[i] == '=';
+    if (equals(t.begin, t.length, "--")) {
+      while (is_space(*p))
+        ++p;
+      if (*p == '\0')
+        return fail(error, ascii, t, "nothing after", "an EFI image path to start");
+      options.chain_path = p;
+      while (p[options.chain_path_length] != '\0' && !is_space(p[options.chain_path_length]))
+        ++options.chain_path_length;
+      const char* rest = p + options.chain_path_length;
+      while (is_space(*rest))
+        ++rest;
+      options.chain_options = rest;
+      return options;
+    }
     bool image_path = first && !has_equals;
     first = false;
     if (image_path)

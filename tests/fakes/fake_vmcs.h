@@ -113,6 +113,12 @@ struct FakeEpt {
     *written = sizeof(hv::WorkingSetReport);
     return hv::HypercallStatus::kOk;
   }
+  std::vector<std::pair<uint64_t, uint64_t>> log_copies;  // (gpa, size)
+  hv::HypercallStatus copy_log(uint64_t gpa, uint64_t size, uint64_t* copied) {
+    log_copies.emplace_back(gpa, size);
+    *copied = size / 2;
+    return hv::HypercallStatus::kOk;
+  }
   std::vector<std::array<uint64_t, 3>> frame_age_copies;  // (gpa, frames, first)
   hv::HypercallStatus copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first,
                                       uint64_t* written) {

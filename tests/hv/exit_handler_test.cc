@@ -62,6 +62,21 @@ TEST_F(ExitHandler, CpuidRunsThroughTheGuestFilterAndAdvancesRip) {
   EXPECT_EQ(injected(), 0u);
 }
 
+TEST_F(ExitHandler, CpuidOsxsaveIsTheGuestsEvenWhenTheHostHasItSet) {
+  // The host runs with CR4.OSXSAVE set, so the processor reports OSXSAVE = 1 to the handler.
+  cpu.cpuid_leaves[1] = {0x306A9, 0, (1u << 26) | (1u << 27), 0};
+  vmcs.set(VmcsFieldNatural::kGuestCr4, 0x2668);
+  gprs.rax = 1;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rcx, (1u << 26) | (1u << 31)) << "the guest has CR4.OSXSAVE clear";
+
+  vmcs.set(VmcsFieldNatural::kGuestCr4, 0x2668 | arch::kCr4Osxsave);
+  cpu.cpuid_leaves[1].ecx = 1u << 26;  // and the other way round
+  gprs.rax = 1;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rcx, (1u << 26) | (1u << 27) | (1u << 31));
+}
+
 TEST_F(ExitHandler, VmcallAnswersTheCpuHypercall) {
   gprs.rax = static_cast<uint64_t>(hv::Hypercall::kCpu);
   EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
@@ -108,6 +123,17 @@ TEST_F(ExitHandler, VmcallWorkingSetHandsTheBufferToTheEpt) {
   EXPECT_EQ(ept.working_set_copies[0], std::make_pair(uint64_t{0x123000}, uint64_t{4096}));
   EXPECT_EQ(gprs.rax, 0u);
   EXPECT_EQ(gprs.rbx, sizeof(hv::WorkingSetReport));
+}
+
+TEST_F(ExitHandler, VmcallLogCopiesTheRingThroughTheService) {
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLog);
+  gprs.rbx = 0x8000;
+  gprs.rcx = 4096;
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  ASSERT_EQ(ept.log_copies.size(), 1u);
+  EXPECT_EQ(ept.log_copies[0], std::make_pair(uint64_t{0x8000}, uint64_t{4096}));
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_EQ(gprs.rbx, 2048u);
 }
 
 TEST_F(ExitHandler, BadXsetbvInjectsGpAndLeavesRip) {

@@ -67,4 +67,36 @@ TEST(GuestCapture, CapturedFirmwareStatePassesTheGuestStateChecks) {
   EXPECT_TRUE(report.ok()) << report.violations[0].field << ": " << report.violations[0].rule;
 }
 
+TEST(GuestCapture, TrWithoutAFirmwareTssGetsTheStandIn) {
+  constexpr uint64_t kStandIn = 0x7F00'0000;
+  const hv::Segment expected = hv::make_usable_tr(0, kStandIn);
+  // UEFI's TR = 0; a TR left by an earlier agevisor's failed entry (its host TSS selector
+  // 0x18, which is a data segment in OVMF's GDT); a selector past the GDT's limit; TI = 1.
+  for (const uint16_t selector : {uint16_t{0x00}, uint16_t{0x18}, uint16_t{0x48}, uint16_t{0x1C}}) {
+    const hv::Segment tr = hv::capture_tr(kView, selector, kStandIn);
+    EXPECT_EQ(tr.selector, expected.selector) << selector;
+    EXPECT_EQ(tr.base, expected.base) << selector;
+    EXPECT_EQ(tr.access_rights, expected.access_rights) << selector;
+  }
+}
+
+TEST(GuestCapture, FirmwaresOwnBusyTssIsKept) {
+  uint64_t gdt[8] = {};
+  for (unsigned i = 0; i < 6; ++i)
+    gdt[i] = kOvmfGdt[i];
+  gdt[6] = 0x1200'8B34'5678'0067;  // busy 64-bit TSS at 0x1234'5678'0000 ..., limit 0x67
+  gdt[7] = 0x0000'0000'0000'00AB;  // base 63:32
+  const hv::DescriptorTableView view{gdt, sizeof(gdt) - 1};
+  const hv::Segment tr = hv::capture_tr(view, 0x30, 0x7F00'0000);
+  EXPECT_EQ(tr.selector, 0x30u);
+  EXPECT_EQ(tr.base, 0xAB'1234'5678u);
+  EXPECT_EQ(tr.access_rights, 0x8Bu);
+  EXPECT_EQ(tr.limit, 0x67u);
+
+  gdt[6] = 0x1200'8934'5678'0067;  // available (not busy): not a loaded TR
+  EXPECT_EQ(hv::capture_tr(view, 0x30, 0x7F00'0000).selector, 0u);
+  gdt[6] = 0x1200'0B34'5678'0067;  // not present
+  EXPECT_EQ(hv::capture_tr(view, 0x30, 0x7F00'0000).selector, 0u);
+}
+
 }  // namespace

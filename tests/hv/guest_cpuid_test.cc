@@ -60,4 +60,29 @@ TEST(GuestCpuid, SignatureCheckDoesNotTrustBit31Alone) {
   EXPECT_FALSE(hv::is_agevisor_signature({}));
 }
 
+TEST(GuestCpuid, OsxsaveAndOspkeFollowTheGuestsCr4NotTheHosts) {
+  constexpr uint32_t kXsave = 1u << 26;
+  constexpr uint32_t kPku = 1u << 3;
+  for (const uint64_t cr4 :
+       {uint64_t{0}, arch::kCr4Osxsave, arch::kCr4Pke, arch::kCr4Osxsave | arch::kCr4Pke}) {
+    const bool osxsave = (cr4 & arch::kCr4Osxsave) != 0;
+    const bool pke = (cr4 & arch::kCr4Pke) != 0;
+    for (const uint32_t host_bits : {0u, ~0u}) {
+      auto leaf1 = hv::reflect_guest_cr4(1, 0, {0, 0, kXsave | (host_bits & (1u << 27)), 0}, cr4);
+      EXPECT_EQ((leaf1.ecx & (1u << 27)) != 0, osxsave) << "cr4 " << cr4;
+      EXPECT_NE(leaf1.ecx & kXsave, 0u);
+      auto leaf7 = hv::reflect_guest_cr4(7, 0, {0, 0, kPku | (host_bits & (1u << 4)), 0}, cr4);
+      EXPECT_EQ((leaf7.ecx & (1u << 4)) != 0, pke) << "cr4 " << cr4;
+    }
+  }
+}
+
+TEST(GuestCpuid, CrDerivedBitsStayClearWithoutTheFeature) {
+  const uint64_t cr4 = arch::kCr4Osxsave | arch::kCr4Pke;
+  EXPECT_EQ(hv::reflect_guest_cr4(1, 0, {}, cr4).ecx, 0u);
+  EXPECT_EQ(hv::reflect_guest_cr4(7, 0, {}, cr4).ecx, 0u);
+  EXPECT_EQ(hv::reflect_guest_cr4(7, 1, kAllOnes, 0).ecx, ~0u) << "only subleaf 0 holds OSPKE";
+  EXPECT_EQ(hv::reflect_guest_cr4(0xD, 0, kAllOnes, 0).ecx, ~0u);
+}
+
 }  // namespace

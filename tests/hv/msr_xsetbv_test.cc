@@ -31,24 +31,6 @@ TEST(Xsetbv, RaisesGpLikeHardware) {
   EXPECT_TRUE(hv::xsetbv_is_valid(0, 0, 0x60003, 0x60003));
 }
 
-// Linux's first XSETBV under agevisor was a host #UD: OVMF runs with CR4.OSXSAVE clear, so
-// HOST_CR4 (copied from the firmware's CR4) had it clear too, and the host's XSETBV on the
-// guest's behalf faulted in VMX root.
-TEST(HostCr4, SetsOsxsaveWhenTheProcessorHasXsave) {
-  constexpr uint64_t kFirmwareCr4 = 0x2668;  // DE PAE MCE OSFXSR OSXMMEXCPT VMXE, no OSXSAVE
-  constexpr uint64_t kFixed1 = 0x3767FF;     // a CR4_FIXED1 that allows OSXSAVE (bit 18)
-  EXPECT_EQ(hv::host_cr4(kFirmwareCr4, true, kFixed1), kFirmwareCr4 | hv::kCr4Osxsave);
-  EXPECT_EQ(hv::host_cr4(kFirmwareCr4 | hv::kCr4Osxsave, true, kFixed1),
-            kFirmwareCr4 | hv::kCr4Osxsave);
-}
-
-TEST(HostCr4, LeavesCr4AloneWithoutXsave) {
-  constexpr uint64_t kFirmwareCr4 = 0x2668;
-  EXPECT_EQ(hv::host_cr4(kFirmwareCr4, false, ~uint64_t{0}), kFirmwareCr4);
-  EXPECT_EQ(hv::host_cr4(kFirmwareCr4, true, ~hv::kCr4Osxsave), kFirmwareCr4)
-      << "a fixed-1 MSR without OSXSAVE: the bit cannot be set in VMX operation";
-}
-
 TEST(MsrBitmap, InterceptsSetTheSdmBitPositions) {
   std::vector<uint8_t> page(hv::MsrBitmap::kSize, 0);
   hv::MsrBitmap bitmap(page.data());
@@ -79,6 +61,12 @@ TEST(MsrBitmap, PolicyInterceptsMtrrWritesAndVmxCapabilityMsrs) {
     EXPECT_TRUE(bitmap.exits_on_read(msr) && bitmap.exits_on_write(msr)) << std::hex << msr;
   }
   EXPECT_FALSE(hv::is_mtrr_msr(0x250, {8, false})) << "no fixed MTRRs without MTRRCAP.FIX";
+}
+
+TEST(Xsetbv, HostRunsWithOsxsaveWheneverXsaveExists) {
+  EXPECT_EQ(hv::host_cr4(0x2668, true), 0x2668u | (1u << 18)) << "firmware left it clear";
+  EXPECT_EQ(hv::host_cr4(0x42668, true), 0x42668u);
+  EXPECT_EQ(hv::host_cr4(0x2668, false), 0x2668u) << "no XSAVE: setting it would #GP";
 }
 
 }  // namespace

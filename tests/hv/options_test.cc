@@ -88,4 +88,30 @@ TEST(Options, ErrorWithoutErrorOutParameterStillFails) {
   EXPECT_EQ(hv::parse_options("bogus=1 x").error(), arch::Error::kInvalidArgument);
 }
 
+TEST(Options, EverythingAfterDoubleDashIsTheImageToChainLoad) {
+  const char* text = "agevisor.efi track=rwx-stash -- \\EFI\\debian\\grubx64.efi  quiet  x=1";
+  const auto r = hv::parse_options(text);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().track, hv::TrackingOverride::kRwxStash);
+  ASSERT_NE(r.value().chain_path, nullptr);
+  EXPECT_EQ(std::string(r.value().chain_path, r.value().chain_path_length),
+            "\\EFI\\debian\\grubx64.efi");
+  EXPECT_STREQ(r.value().chain_options, "quiet  x=1") << "passed on as written";
+}
+
+TEST(Options, ChainLoadWithoutOptionsAndNoChainByDefault) {
+  const auto r = hv::parse_options("-- agectl.efi");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::string(r.value().chain_path, r.value().chain_path_length), "agectl.efi");
+  EXPECT_STREQ(r.value().chain_options, "");
+  EXPECT_EQ(hv::parse_options("track=auto").value().chain_path, nullptr);
+}
+
+TEST(Options, DoubleDashWithNothingAfterItIsAnError) {
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options("track=auto --   ", &error).ok());
+  EXPECT_NE(std::string(error.message).find("an EFI image path"), std::string::npos)
+      << error.message;
+}
+
 }  // namespace

@@ -93,10 +93,32 @@ TEST_F(EptContext, FirstAccessToTrackedRamRestoresItAndASecondIsSpurious) {
   EXPECT_EQ(ept.stats.write_restored, 1u);
 }
 
-TEST_F(EptContext, HypervisorMemoryIsDenied) {
+TEST_F(EptContext, HypervisorMemoryIsDeniedWithoutADummyPage) {
+  ept.hidden.add(0x0F00'0000, 0x0F20'0000);
   const auto fault = hv::resolve_ept_violation(ept, Gpa(0x0F00'0040), access(true, false, false));
   EXPECT_EQ(fault.result, EptFaultResult::kDenied);
   EXPECT_FALSE(mm::is_mapped(leaf(0x0F00'0000)));
+}
+
+TEST_F(EptContext, HypervisorMemoryIsBackedByTheDummyPageAndReportedOncePerRange) {
+  ept.dummy_page = memory.allocate_table().value();
+  ept.hidden.add(0x0F00'0000, 0x0F10'0000);
+  ept.hidden.add(0x0F10'0000, 0x0F20'0000);
+  auto fault = hv::resolve_ept_violation(ept, Gpa(0x0F00'0040), access(true, false, false));
+  EXPECT_EQ(fault.result, EptFaultResult::kResolved) << "the guest carries on";
+  EXPECT_EQ(fault.hidden_range, 0);
+  EXPECT_TRUE(fault.first_report);
+  EXPECT_EQ(leaf(0x0F00'0000).address(), ept.dummy_page) << "reads and writes go to the dummy";
+  EXPECT_FALSE(mm::is_tracked(leaf(0x0F00'0000))) << "never aged: not guest RAM";
+  fault = hv::resolve_ept_violation(ept, Gpa(0x0F00'5000), access(false, true, false));
+  EXPECT_EQ(fault.result, EptFaultResult::kResolved);
+  EXPECT_FALSE(fault.first_report) << "once per range";
+  EXPECT_EQ(leaf(0x0F00'5000).address(), ept.dummy_page);
+  fault = hv::resolve_ept_violation(ept, Gpa(0x0F1F'F000), access(false, false, true));
+  EXPECT_EQ(fault.hidden_range, 1);
+  EXPECT_TRUE(fault.first_report) << "another range is reported on its own";
+  EXPECT_EQ(ept.stats.hidden_pages_backed, 3u);
+  EXPECT_EQ(leaf(0x0F00'1000).rwx(), 0u) << "pages not touched stay unmapped";
 }
 
 TEST_F(EptContext, AddressesAboveTheEagerTopAreMappedOnDemand) {

@@ -3,10 +3,14 @@
 #include "mm/access_set.h"
 #include "mm/access_tracking.h"
 #include "mm/aging_walk.h"
+#include "mm/dirty_log.h"
 #include "mm/entry_check.h"
 #include "mm/ept_sw_bits.h"
 #include "mm/fault_resolver.h"
+#include "mm/fault_walk.h"
 #include "mm/flush_request.h"
+#include "mm/granularity.h"
+#include "mm/leaf_walk.h"
 #include "mm/live_aging.h"
 #include "mm/live_entry.h"
 #include "mm/live_zap.h"
@@ -48,6 +52,20 @@ arch::Result<bool> freestanding_aging_step(FreestandingTables& memory, arch::Hpa
       });
   (void)ws.histogram();
   return done;
+}
+
+arch::Result<DirtyLogReport> freestanding_dirty_log(FreestandingTables& memory, arch::Hpa root,
+                                                    const arch::EptCapabilities& caps,
+                                                    uint64_t* pending, uint64_t* bits) {
+  DirtyLog<FreestandingTables> log(arch::Gpa(0), 1 << 18, pending, TrackingMode::kRwxStash, caps);
+  TRY(log.start(memory, root, TrackingGranularity::k4K));
+  log.note(arch::Gpa(0), 512, true);
+  return log.harvest(memory, root, bits);
+}
+
+arch::Result<FaultAtReport> freestanding_fault_at(FreestandingTables& memory, arch::Hpa root,
+                                                  const arch::EptCapabilities& caps) {
+  return resolve_fault_at(memory, root, arch::Gpa(0), AccessSet(false, true, false), caps);
 }
 
 }  // namespace mm

@@ -196,4 +196,33 @@ TEST(AgingWalk, TrackedStartSkipsEveryWrite) {
   EXPECT_EQ(snapshot(*m), before);
 }
 
+TEST(AgingWalk, ALeafThatKeepsLosingRacesIsReportedAccessedAndKept) {
+  auto m = build_aging_map(ivy_bridge(), mm::RamInitialState::kPresent);
+  Walk w(Gpa(kRamLargeEnd), Gpa(kRamEnd), TrackingMode::kRwxStash, m->caps);
+  w.set_max_attempts(0);  // every compare-and-swap "lost"
+  AgingTotals t;
+  const auto reports = pass(*m, w, 1000, t);
+  EXPECT_EQ(t.contended, 64u);
+  EXPECT_EQ(t.accessed_pages, 64u);
+  EXPECT_EQ(t.dirty_pages, 0u);  // not taken: still W = 1 for the next pass
+  EXPECT_FALSE(t.flush.needed());
+  EXPECT_EQ(reports.front(), Report(kRamLargeEnd, 1, true, false));
+  EXPECT_TRUE(EptEntry(snapshot(*m).back()).writable());
+}
+
+TEST(AgingWalk, AnIllegalLeafIsCountedAndLeftAlone) {
+  auto m = build_aging_map(ivy_bridge(), mm::RamInitialState::kPresent);
+  auto leaf = mm::walk(m->memory, m->map.root, Gpa(kRamLargeEnd)).value();
+  uint64_t& raw = m->memory.table(leaf.table)[leaf.index];
+  raw &= ~mm::EptSwBits::kPolicyWritable;  // W without policy-writable: aging it would be too
+  const uint64_t before = raw;
+  Walk w(Gpa(kRamLargeEnd), Gpa(kRamEnd), TrackingMode::kRwxStash, m->caps);
+  AgingTotals t;
+  pass(*m, w, 1000, t);
+  EXPECT_EQ(t.invalid, 1u);
+  EXPECT_EQ(t.leaves, 64u);
+  EXPECT_EQ(t.accessed_pages, 64u);
+  EXPECT_EQ(raw, before);
+}
+
 }  // namespace

@@ -1,5 +1,6 @@
 // Compiles the mm/ table headers with -ffreestanding -fno-exceptions -fno-rtti: nothing here
 // runs, the build is the test.
+#include "mm/alias_map.h"
 #include "mm/ept_walk.h"
 #include "mm/identity_map.h"
 #include "mm/live_split.h"

@@ -15,7 +15,7 @@ TEST(AgectlArgs, DefaultsWithNoArguments) {
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.args.rounds, 3u);
   EXPECT_EQ(r.args.mib, 8u);
-  EXPECT_FALSE(r.args.report_only);
+  EXPECT_EQ(r.args.mode, agectl::Mode::kRounds);
 }
 
 TEST(AgectlArgs, ParsesRoundsMibAndReport) {
@@ -23,12 +23,20 @@ TEST(AgectlArgs, ParsesRoundsMibAndReport) {
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.args.rounds, 5u);
   EXPECT_EQ(r.args.mib, 16u);
-  EXPECT_TRUE(r.args.report_only);
+  EXPECT_EQ(r.args.mode, agectl::Mode::kReport);
+}
+
+TEST(AgectlArgs, ParsesHostile) {
+  const auto r = parse_args("hostile");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.args.mode, agectl::Mode::kHostile);
+  EXPECT_EQ(parse_args("log").args.mode, agectl::Mode::kLog);
 }
 
 TEST(AgectlArgs, RefusesBadValuesAndUnknownWords) {
   for (const char* bad : {"rounds=0", "rounds=17", "rounds=", "rounds=3x", "mib=0", "mib=1025",
-                          "mib=-1", "mib=99999999999999999999", "reports", "verbose", "mib 4"}) {
+                          "mib=-1", "mib=99999999999999999999", "reports", "verbose", "mib 4",
+                          "hostiles", "report hostile", "log report", "logs"}) {
     const auto r = parse_args(bad);
     EXPECT_FALSE(r.ok) << bad;
     EXPECT_NE(r.error, nullptr) << bad;

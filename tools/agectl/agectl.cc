@@ -150,9 +150,159 @@ bool print_working_set(hv::WorkingSetReport* report) {
   return true;
 }
 
+// Whether the page at `page` holds `needle` anywhere.
+bool page_contains(const volatile uint8_t* page, const char* needle, size_t length) {
+  for (size_t i = 0; i + length <= 4096; ++i) {
+    size_t k = 0;
+    while (k < length && page[i + k] == static_cast<uint8_t>(needle[k]))
+      ++k;
+    if (k == length)
+      return true;
+  }
+  return false;
+}
+
+bool page_is_zero(const volatile uint64_t* page) {
+  for (size_t i = 0; i < 512; ++i) {
+    if (page[i] != 0)
+      return false;
+  }
+  return true;
+}
+
+// The hostile guest: agevisor's image copy, stacks, VMCS and EPT pool are runtime-services
+// pages in the memory map, so read every runtime page looking for agevisor's own banner
+// (present in its image), and write to pages that read as zero: a write to one page agevisor
+// hides shows up at every other hidden page (they all share one dummy page) and never in
+// agevisor's memory. Firmware pages it writes get their zero back at once.
+EFI_STATUS hostile() {
+  EFI_BOOT_SERVICES* bs = g_system->BootServices;
+  UINTN map_size = 0;
+  UINTN key = 0;
+  UINTN desc_size = 0;
+  UINT32 desc_version = 0;
+  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
+  map_size += 8 * desc_size;
+  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  uint64_t* zero_pages = nullptr;
+  constexpr size_t kMaxZeroPages = 8192;
+  if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, map_size, reinterpret_cast<void**>(&map))) ||
+      EFI_ERROR(bs->AllocatePool(EfiBootServicesData, kMaxZeroPages * sizeof(uint64_t),
+                                 reinterpret_cast<void**>(&zero_pages))) ||
+      EFI_ERROR(bs->GetMemoryMap(&map_size, map, &key, &desc_size, &desc_version))) {
+    say("agectl: hostile: cannot read the memory map");
+    return EFI_OUT_OF_RESOURCES;
+  }
+  // Built at run time so agectl's own image never holds the text it looks for.
+  char needle[40];
+  arch::format(needle, sizeof(needle), "%s %s", "agevisor 0.1.0:", "memory access tracking");
+  size_t needle_length = 0;
+  while (needle[needle_length] != '\0')
+    ++needle_length;
+
+  uint64_t pages = 0;
+  uint64_t ranges = 0;
+  uint64_t seen = 0;
+  size_t zeros = 0;
+  for (UINTN offset = 0; offset < map_size; offset += desc_size) {
+    const auto* d =
+        reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+    if (d->Type != EfiRuntimeServicesCode && d->Type != EfiRuntimeServicesData)
+      continue;
+    ++ranges;
+    for (uint64_t p = 0; p < d->NumberOfPages; ++p) {
+      const uint64_t address = d->PhysicalStart + p * 4096;
+      const auto* page = reinterpret_cast<const volatile uint8_t*>(address);
+      ++pages;
+      if (page_contains(page, needle, needle_length)) {
+        if (seen == 0)
+          say("agectl: FAIL: hostile: agevisor's image is readable at %#lx", address);
+        ++seen;
+      }
+      if (zeros < kMaxZeroPages && page_is_zero(reinterpret_cast<const volatile uint64_t*>(page)))
+        zero_pages[zeros++] = address;
+    }
+  }
+  say("agectl: hostile: read %lu runtime pages in %lu ranges: agevisor's image seen in %lu", pages,
+      ranges, seen);
+
+  // Write a marker to one zero page after another until it shows up elsewhere.
+  constexpr uint64_t kMarker = 0x6167'6563'746C'2121;  // "!!ltceg a"
+  uint64_t aliases = 0;
+  uint64_t written_at = 0;
+  for (size_t c = 0; c < zeros && c < 256 && aliases == 0; ++c) {
+    auto* target = reinterpret_cast<volatile uint64_t*>(zero_pages[c]);
+    *target = kMarker;
+    for (size_t o = 0; o < zeros; ++o) {
+      if (o != c && *reinterpret_cast<volatile uint64_t*>(zero_pages[o]) == kMarker)
+        ++aliases;
+    }
+    *target = 0;
+    written_at = zero_pages[c];
+  }
+  unsigned failures = seen != 0 ? 1 : 0;
+  if (aliases == 0) {
+    say("agectl: FAIL: hostile: no write to a zero runtime page showed up anywhere else (%zu "
+        "zero pages)",
+        zeros);
+    ++failures;
+  } else {
+    say("agectl: hostile: a write to %#lx showed up at %lu other runtime pages: agevisor's pages "
+        "share one dummy page",
+        written_at, aliases);
+  }
+  hv::AgeCounts counts;
+  const Regs version = vmcall(hv::Hypercall::kVersion);
+  if (version.rax != 0 || version.rbx != hv::kHypercallAbiVersion || !age("hostile", &counts)) {
+    say("agectl: FAIL: hostile: agevisor stopped answering");
+    ++failures;
+  } else {
+    say("agectl: hostile: agevisor still answers: ABI version %lu, an aging pass tracked %lu "
+        "pages",
+        version.rbx, counts.tracked_pages);
+  }
+  bs->FreePool(zero_pages);
+  bs->FreePool(map);
+  if (failures != 0)
+    return EFI_ABORTED;
+  say("agectl: hostile: done");
+  return EFI_SUCCESS;
+}
+
+// agevisor's log ring, newest lines that fit in 64 KiB, one output line per log line.
+EFI_STATUS print_log() {
+  constexpr size_t kSize = 64 * 1024;
+  char* buffer = nullptr;
+  if (EFI_ERROR(g_system->BootServices->AllocatePool(EfiBootServicesData, kSize,
+                                                     reinterpret_cast<void**>(&buffer)))) {
+    say("agectl: out of memory for the log");
+    return EFI_OUT_OF_RESOURCES;
+  }
+  const Regs r = vmcall(hv::Hypercall::kLog, reinterpret_cast<uint64_t>(buffer), kSize);
+  if (r.rax != 0) {
+    say("agectl: log hypercall failed: %s", status_name(r.rax));
+    g_system->BootServices->FreePool(buffer);
+    return EFI_UNSUPPORTED;
+  }
+  say("agectl: agevisor's log (%lu bytes):", r.rbx);
+  size_t start = 0;
+  for (size_t i = 0; i < r.rbx; ++i) {
+    if (buffer[i] == '\n') {
+      say("agectl: log| %.*s", static_cast<int>(i - start), buffer + start);
+      start = i + 1;
+    }
+  }
+  g_system->BootServices->FreePool(buffer);
+  return EFI_SUCCESS;
+}
+
 EFI_STATUS run(const agectl::Args& args) {
   const Regs version = vmcall(hv::Hypercall::kVersion);
   say("agectl: agevisor hypercall ABI version %lu", version.rbx);
+  if (args.mode == agectl::Mode::kHostile)
+    return hostile();
+  if (args.mode == agectl::Mode::kLog)
+    return print_log();
 
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   hv::WorkingSetReport* report = nullptr;
@@ -162,7 +312,7 @@ EFI_STATUS run(const agectl::Args& args) {
     return EFI_OUT_OF_RESOURCES;
   }
   hv::AgeCounts counts;
-  if (args.report_only) {
+  if (args.mode == agectl::Mode::kReport) {
     if (!age("report", &counts))
       return EFI_UNSUPPORTED;
     say("agectl: pass: %lu pages accessed, %lu tracked, %lu dirty", counts.accessed_pages,

@@ -16,7 +16,7 @@ struct __attribute__((packed)) DescriptorTablePointer {
 
 struct NativeContext {
   uint64_t cr3 = 0;
-  uint64_t reserved = 0;
+  uint64_t tr = 0;  // the firmware's TR selector, reloaded unless 0 (LTR cannot load null)
   DescriptorTablePointer gdtr;
   DescriptorTablePointer idtr;
   uint64_t cs = 0;
@@ -34,6 +34,7 @@ struct NativeContext {
 };
 
 static_assert(sizeof(DescriptorTablePointer) == 16);
+static_assert(offsetof(NativeContext, tr) == 8);
 static_assert(offsetof(NativeContext, gdtr) == 16 && offsetof(NativeContext, idtr) == 32);
 static_assert(offsetof(NativeContext, cs) == 48 && offsetof(NativeContext, gs_base) == 104);
 static_assert(offsetof(NativeContext, rip) == 128 && offsetof(NativeContext, rax) == 136);

@@ -15,6 +15,8 @@ inline constexpr uint64_t kCr0Pe = bit(0);
 inline constexpr uint64_t kCr0Ne = bit(5);
 inline constexpr uint64_t kCr0Pg = bit(31);
 inline constexpr uint64_t kCr4Vmxe = bit(13);
+inline constexpr uint64_t kCr4Osxsave = bit(18);
+inline constexpr uint64_t kCr4Pke = bit(22);
 
 struct CrFixedBits {
   uint64_t fixed0 = 0;             // 1 = must be 1

@@ -140,6 +140,7 @@ agevisor_vmexit_entry:
 
 ; struct arch::NativeContext offsets (arch/include/arch/native_context.h)
 NC_CR3    equ 0
+NC_TR     equ 8
 NC_GDTR   equ 16
 NC_IDTR   equ 32
 NC_CS     equ 48
@@ -162,6 +163,17 @@ agevisor_resume_native:
     mov cr3, rax
     lgdt [rbx + NC_GDTR]
     lidt [rbx + NC_IDTR]
+    ; The failed entry loaded the host's TR. A firmware TSS is loaded again (LTR wants it
+    ; available, so its busy bit is cleared first); a null TR cannot be loaded and stays as
+    ; it is: the next capture does not take it for the firmware's (hv::capture_tr).
+    movzx eax, word [rbx + NC_TR]
+    test eax, eax
+    jz .tr_done
+    mov rdx, [rbx + NC_GDTR + 2]
+    and eax, 0xFFF8
+    and byte [rdx + rax + 5], 0xFD
+    ltr word [rbx + NC_TR]
+.tr_done:
     mov ax, [rbx + NC_DS]
     mov ds, ax
     mov ax, [rbx + NC_ES]

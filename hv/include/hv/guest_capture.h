@@ -27,4 +27,12 @@ constexpr Segment make_usable_tr(uint16_t selector, uint64_t tss_base) {
   return Segment{selector, tss_base, 0x67, 0x8B};  // present, type 11: 64-bit busy TSS
 }
 
+// The guest's TR. A selector is the firmware's own only if its GDT slot holds a present busy
+// 64-bit TSS (LTR marks it busy); anything else gets the stand-in of make_usable_tr with
+// selector 0. That covers UEFI's TR = 0, and a TR left behind by a failed VM entry of an
+// earlier agevisor: the failed entry loaded the host TR, and undoing it restores the
+// firmware's GDTR but cannot load a null TR, so the selector then names an unrelated slot of
+// the firmware's GDT (or lies beyond its limit).
+Segment capture_tr(const DescriptorTableView& gdt, uint16_t selector, uint64_t stand_in_tss_base);
+
 }  // namespace hv

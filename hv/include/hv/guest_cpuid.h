@@ -8,12 +8,16 @@
 //   hypervisor leaf in EAX and "agevisor" + four zero bytes in EBX, ECX, EDX. The hide
 //   option clears bit 31 and passes the 400000xxH leaves through instead: Linux skips
 //   microcode loading when bit 31 is set.
+// - CPUID.1:ECX[27] (OSXSAVE) and CPUID.7.0:ECX[4] (OSPKE) mirror CR4.OSXSAVE and CR4.PKE of
+//   the processor that executes CPUID. agevisor executes it in VMX root, under the host's CR4,
+//   so both bits are recomputed from the guest's CR4 (reflect_guest_cr4).
 #pragma once
 
 #include <cstdint>
 
 #include "arch/cpu_io.h"
 #include "arch/vmx_controls.h"
+#include "arch/vmx_cr_fixed.h"
 
 namespace hv {
 
@@ -62,6 +66,28 @@ constexpr arch::CpuidResult filter_guest_cpuid(uint32_t leaf, uint32_t subleaf, 
     if (leaf == kHypervisorLeafBase)
       return {kHypervisorLeafMax, kSignatureEbx, kSignatureEcx, kSignatureEdx};
     return {};
+  }
+  return r;
+}
+
+inline constexpr uint32_t kCpuid1EcxOsxsave = 1u << 27;
+inline constexpr uint32_t kCpuid7EcxOspke = 1u << 4;
+
+// The CR4-derived CPUID bits as the guest's CR4 makes them [SDM 2A "CPUID", OSXSAVE and
+// OSPKE]. The bits stay clear when the processor lacks the feature (XSAVE, PKU): CR4 cannot
+// set them then.
+constexpr arch::CpuidResult reflect_guest_cr4(uint32_t leaf, uint32_t subleaf, arch::CpuidResult r,
+                                              uint64_t guest_cr4) {
+  if (leaf == 1) {
+    const bool xsave = (r.ecx & (1u << 26)) != 0;
+    r.ecx &= ~kCpuid1EcxOsxsave;
+    if (xsave && (guest_cr4 & arch::kCr4Osxsave) != 0)
+      r.ecx |= kCpuid1EcxOsxsave;
+  } else if (leaf == 7 && subleaf == 0) {
+    const bool pku = (r.ecx & (1u << 3)) != 0;
+    r.ecx &= ~kCpuid7EcxOspke;
+    if (pku && (guest_cr4 & arch::kCr4Pke) != 0)
+      r.ecx |= kCpuid7EcxOspke;
   }
   return r;
 }

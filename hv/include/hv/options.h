@@ -7,6 +7,8 @@
 //   track=auto|accessed-bit|rwx-stash   access-tracking mode (default auto)
 //   hide=none|cpuid                     cpuid: no CPUID.1:ECX[31], no signature leaf
 //   debug=none|corrupt-guest-state      make the first VM entry fail (tests the undo path)
+// After a `--` token, the rest of the line is another EFI image to start once agevisor runs,
+// and that image's own options: `-- \EFI\debian\grubx64.efi` or `-- vmlinuz.efi initrd=...`.
 // Growing: add a row to the key table in options.cc and a field here.
 #pragma once
 
@@ -21,6 +23,11 @@ struct Options {
   TrackingOverride track = TrackingOverride::kAuto;
   bool hide_hypervisor = false;
   bool corrupt_guest_state = false;
+  // The image (a path on agevisor's own device) to chain-load and its options, or null:
+  // both point into the parsed text and end at its end / at the path's end.
+  const char* chain_path = nullptr;
+  size_t chain_path_length = 0;
+  const char* chain_options = nullptr;  // "" when the image gets none
 };
 
 // Why parsing failed: a one-line message naming the bad token, and where it starts.

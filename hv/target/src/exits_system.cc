@@ -4,7 +4,9 @@
 #include "arch/ept_violation_qualification.h"
 #include "arch/exit_reason.h"
 #include "arch/host_exception_frame.h"
+#include "arch/msr.h"
 #include "arch/target/cpu.h"
+#include "arch/target/registers.h"
 #include "arch/target/safe_msr.h"
 #include "arch/target/vmx.h"
 #include "arch/vm_instruction_error.h"
@@ -12,6 +14,7 @@
 #include "arch/vmx_cr_fixed.h"
 #include "arch/vmx_status.h"
 #include "hv/control_register_write.h"
+#include "hv/failed_entry_undo.h"
 #include "hv/guest_state_checker.h"
 #include "hv/target/exits_internal.h"
 #include "hv/target/launch_internal.h"
@@ -158,14 +161,24 @@ void handle_entry_failure(Vcpu& v) {
   if (report.ok())
     log::write_line("vmx: the guest-state checker finds nothing wrong");
 
-  // Undo: leave VMX and continue the firmware where it called agevisor_vmlaunch, at the
-  // stub's entry-failed path (same offset from the resume label in every image copy).
+  // Undo: leave VMX, put back the registers the failed entry replaced with the host's, and
+  // continue the firmware where it called agevisor_vmlaunch, at the stub's entry-failed path
+  // (same offset from the resume label in every image copy).
+  const FirmwareRegisters firmware = firmware_registers_after_failed_entry(
+      g, vmread(VmcsFieldNatural::kCr0ReadShadow), vmread(VmcsFieldNatural::kCr4ReadShadow));
   arch::NativeContext& n = *v.native;
   n.rsp = g.rsp;
   n.rflags = g.rflags;
   n.rip = g.rip + (reinterpret_cast<uint64_t>(agevisor_vmlaunch_entry_failed) -
                    reinterpret_cast<uint64_t>(agevisor_vmlaunch_guest_resume));
   leave_vmx();
+  arch::target::write_cr0(firmware.cr0);
+  arch::target::write_cr4(firmware.cr4);
+  arch::target::write_dr7(firmware.dr7);
+  arch::target::wrmsr(arch::msr::kIa32DebugCtl, firmware.debugctl);
+  arch::target::wrmsr(arch::msr::kIa32SysenterCs, firmware.sysenter_cs);
+  arch::target::wrmsr(arch::msr::kIa32SysenterEsp, firmware.sysenter_esp);
+  arch::target::wrmsr(arch::msr::kIa32SysenterEip, firmware.sysenter_eip);
   agevisor_resume_native(&n);
 }
 

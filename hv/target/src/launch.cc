@@ -113,6 +113,18 @@ arch::Result<EptState*> build_ept(const LaunchRequest& r, const Layout& l) {
     return map.error();
   }
   c.map = map.value();
+  // agevisor's own ranges stay unmapped; a guest access is backed by a dummy page.
+  const auto dummy = ept->pool.allocate_table();
+  if (!dummy.ok())
+    return dummy.error();
+  c.dummy_page = dummy.value();
+  for (size_t i = 0; i < r.range_count; ++i) {
+    const mm::MemoryRange& range = r.ranges[i];
+    if (range.kind == mm::MemoryKind::kHypervisor &&
+        !c.hidden.add(range.start.value(), range.end().value()))
+      log::printf("ept: more than %zu hypervisor ranges: accesses to %#lx-%#lx are refused",
+                  HiddenRanges::kMax, range.start.value(), range.end().value());
+  }
   const auto tracker = start_tracker(*ept, r.ranges, r.range_count, r.tracking_mode);
   if (!tracker.ok()) {
     log::printf("track: cannot start the tracker: %s", arch::error_name(tracker.error()));

@@ -5,6 +5,7 @@
 #include "arch/format.h"
 #include "arch/target/cpu.h"
 #include "arch/target/target_port_io.h"
+#include "hv/log_ring.h"
 #include "hv/uart16550.h"
 
 namespace hv::log {
@@ -18,6 +19,10 @@ constinit Com1 com1(arch::target::TargetPortIo{}, Com1::kCom1);
 constinit LineSink extra_sink = nullptr;
 constinit void* extra_context = nullptr;
 constinit bool extra_mirrors_serial = false;
+// In the image (.bss is folded into .data by GNU-EFI's layout), so it is copied with the
+// image into runtime memory and keeps the lines logged before the switch.
+constinit char ring_storage[64 * 1024] = {};
+constinit LogRing ring(ring_storage, sizeof(ring_storage));
 
 void write_e9(const char* text, size_t length) {
   for (size_t i = 0; i < length; ++i) {
@@ -53,10 +58,13 @@ void write_line(const char* line) {
   }
   write_e9(line, length);
   write_e9("\n", 1);
+  ring.append(line, length);
   if (extra_sink != nullptr) {
     extra_sink(extra_context, line);
   }
 }
+
+size_t copy_recent(char* out, size_t size) { return ring.copy_recent(out, size); }
 
 void vprintf(const char* fmt, va_list args) {
   char buffer[kLineMax];

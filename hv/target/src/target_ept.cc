@@ -27,6 +27,13 @@ EptFaultResult TargetEpt::resolve_violation(uint64_t gpa, uint64_t qualification
   const auto q = arch::EptViolationQualification::from_raw(qualification, false,
                                                            context.caps.advanced_exit_info);
   const EptFault fault = resolve_ept_violation(context, arch::Gpa(gpa), q);
+  if (fault.first_report) {
+    const auto& range = context.hidden.ranges[fault.hidden_range];
+    log::printf(
+        "ept: guest %s of hypervisor memory at GPA %#lx (range %#lx-%#lx): backed by a "
+        "dummy page, the guest continues (reported once per range)",
+        q.write ? "write" : (q.fetch ? "fetch" : "read"), gpa, range.start, range.end);
+  }
   if (fault.result != EptFaultResult::kResolved) {
     log::printf("ept: %s access to GPA %#lx: %s (%s)",
                 fault.result == EptFaultResult::kDenied ? "denied" : "unresolved", gpa,
@@ -63,6 +70,14 @@ arch::Result<void> start_tracker(EptState& ept, const mm::MemoryRange* ranges, s
   log::printf("track: %lu MiB of RAM in %zu ranges, idle ages in %lu pool pages", frames / 256,
               ept.tracker.range_count(), pages);
   return {};
+}
+
+HypercallStatus TargetEpt::copy_log(uint64_t gpa, uint64_t size, uint64_t* copied) {
+  // The buffer must be guest RAM: never hypervisor memory, MMIO or across a hole.
+  if (!state->tracking || !state->tracker.guest_buffer_ok(gpa, size))
+    return HypercallStatus::kDenied;
+  *copied = log::copy_recent(reinterpret_cast<char*>(gpa), size);
+  return HypercallStatus::kOk;
 }
 
 HypercallStatus TargetEpt::age(AgeCounts* counts) {

@@ -61,10 +61,10 @@ void write_controls(VmcsWriter& w, const VmxControls& c, const Layout& l, uint64
   w(VmcsField64::kVmcsLinkPointer, ~uint64_t{0});
 }
 
-void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3, uint64_t host_cr4) {
+void write_host_state(VmcsWriter& w, const Layout& l, uint64_t host_cr3, const CpuSnapshot& s) {
   w(VmcsFieldNatural::kHostCr0, arch::target::read_cr0());
   w(VmcsFieldNatural::kHostCr3, host_cr3);
-  w(VmcsFieldNatural::kHostCr4, host_cr4);
+  w(VmcsFieldNatural::kHostCr4, host_cr4(arch::target::read_cr4(), s.features().xsave));
   w(VmcsField16::kHostCsSelector, kHostCodeSelector);
   for (auto f :
        {VmcsField16::kHostSsSelector, VmcsField16::kHostDsSelector, VmcsField16::kHostEsSelector,
@@ -114,8 +114,7 @@ arch::Result<GuestState> capture_guest_state(const Layout& l) {
   g.fs = TRY(capture(gdt, t::read_fs(), "FS"));
   g.gs = TRY(capture(gdt, t::read_gs(), "GS"));
   g.ldtr = TRY(capture(gdt, t::read_ldtr(), "LDTR"));
-  const uint16_t tr = t::read_tr();
-  g.tr = tr == 0 ? make_usable_tr(0, l.guest_tss) : TRY(capture(gdt, tr, "TR"));
+  g.tr = capture_tr(gdt, t::read_tr(), l.guest_tss);
   g.fs.base = t::rdmsr(arch::msr::kIa32FsBase);
   g.gs.base = t::rdmsr(arch::msr::kIa32GsBase);
   g.gdtr = {gdtr.base, gdtr.limit};
@@ -267,12 +266,11 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
   l.native->gs = g.gs.selector;
   l.native->fs_base = g.fs.base;
   l.native->gs_base = g.gs.base;
+  l.native->tr = g.tr.selector;  // 0 unless the firmware loaded a TSS of its own
 
   VmcsWriter w;
   write_controls(w, v.controls, l, eptp);
-  write_host_state(
-      w, l, host_cr3,
-      host_cr4(arch::target::read_cr4(), r.snapshot->features().xsave, v.state.cr4_fixed1));
+  write_host_state(w, l, host_cr3, *r.snapshot);
   write_guest_state(w, g);
   write_cr_shadows(w, v, g.cr0, g.cr4 & ~arch::kCr4Vmxe);
   if (!w.ok()) {

@@ -96,6 +96,10 @@ class AgingWalk {
     return true;
   }
 
+  // Compare-and-swap attempts per leaf before it is left for the next pass (kMaxCasAttempts
+  // by default; race tests raise it so that every report is a real transition).
+  void set_max_attempts(unsigned attempts) { max_attempts_ = attempts; }
+
   // Abandons the pass in progress: the next step starts at `start`.
   void restart() { cursor_ = start_; }
 
@@ -133,7 +137,9 @@ class AgingWalk {
       }
       if (s.budget == 0)
         return false;
-      if (is_mapped(e) && !age_leaf(s, slot, level, base)) {
+      if (already_aged(e)) {
+        report(s, level, base, false, false);  // the read decided it: no write
+      } else if (is_mapped(e) && !age_leaf(s, slot, level, base)) {
         --i;  // split under us: follow the new table link at the same index
         continue;
       }
@@ -146,10 +152,9 @@ class AgingWalk {
   // Returns false (nothing aged, nothing reported) when the leaf became a table link.
   template <typename S>
   bool age_leaf(S& s, LiveEntry& slot, arch::EptLevel level, uint64_t base) {
-    const uint64_t pages = arch::ept_level_span(level) / arch::kPageSize4K;
     bool accessed = true;
     bool dirty = false;
-    const arch::Result<AgeReport> r = age_live_entry(slot, level, mode_, caps_);
+    const arch::Result<AgeReport> r = age_live_entry(slot, level, mode_, caps_, max_attempts_);
     if (r.ok()) {
       const AgeReport& report = r.value();
       if (is_hw_present(report.before) && !report.before.is_leaf(level))
@@ -164,12 +169,26 @@ class AgingWalk {
     } else {
       ++s.totals.invalid;
     }
+    report(s, level, base, accessed, dirty);
+    return true;
+  }
+
+  // A leaf the previous pass aged and nothing used since: tracked (rwx-stash), or present with
+  // A and D clear (accessed-bit). age_live_entry would find nothing to change.
+  bool already_aged(arch::EptEntry e) const {
+    if (mode_ == TrackingMode::kRwxStash)
+      return is_tracked(e);
+    return is_hw_present(e) && !e.accessed() && !e.dirty();
+  }
+
+  template <typename S>
+  void report(S& s, arch::EptLevel level, uint64_t base, bool accessed, bool dirty) {
+    const uint64_t pages = arch::ept_level_span(level) / arch::kPageSize4K;
     ++s.totals.leaves;
     s.totals.tracked_pages += pages;
     s.totals.accessed_pages += accessed ? pages : 0;
     s.totals.dirty_pages += dirty ? pages : 0;
     s.on_leaf(arch::Gpa(base), pages, accessed, dirty);
-    return true;
   }
 
   uint64_t start_;
@@ -178,6 +197,7 @@ class AgingWalk {
   TrackingMode mode_;
   arch::EptCapabilities caps_;
   uint64_t passes_ = 0;
+  unsigned max_attempts_ = kMaxCasAttempts;
 };
 
 }  // namespace mm

@@ -65,12 +65,14 @@ unsigned guest_cpl(V& vmcs) {
   return (vmcs.read(VmcsField32::kGuestSsAccessRights) >> 5) & 3;
 }
 
+// CPUID runs here under the host's CR4: the bits that mirror CR4 follow the guest's instead.
 template <VmcsAccess V, ExitCpu C>
-ExitAction handle_cpuid(VcpuState& vcpu, V&, C& cpu, arch::GuestGprs& r) {
+ExitAction handle_cpuid(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
   const auto leaf = static_cast<uint32_t>(r.rax);
   const auto subleaf = static_cast<uint32_t>(r.rcx);
-  const auto result =
-      filter_guest_cpuid(leaf, subleaf, cpu.cpuid(leaf, subleaf), vcpu.cpuid_policy);
+  const auto native = reflect_guest_cr4(leaf, subleaf, cpu.cpuid(leaf, subleaf),
+                                        vmcs.read(VmcsFieldNatural::kGuestCr4));
+  const auto result = filter_guest_cpuid(leaf, subleaf, native, vcpu.cpuid_policy);
   r.rax = result.eax;
   r.rbx = result.ebx;
   r.rcx = result.ecx;
@@ -86,6 +88,10 @@ ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
   context.apic_id = vcpu.apic_id;
   context.exit_count = vcpu.exit_count;
   context.tracker_self = &ept;
+  context.copy_log_self = &ept;
+  context.copy_log = [](void* self, uint64_t gpa, uint64_t size, uint64_t* copied) {
+    return static_cast<E*>(self)->copy_log(gpa, size, copied);
+  };
   context.age = [](void* self, AgeCounts* counts) { return static_cast<E*>(self)->age(counts); };
   context.copy_working_set = [](void* self, uint64_t gpa, uint64_t size, uint64_t* written) {
     return static_cast<E*>(self)->copy_working_set(gpa, size, written);

@@ -56,6 +56,8 @@ concept EptService = requires(T& e, uint64_t u64) {
   {
     e.copy_working_set(u64, u64, static_cast<uint64_t*>(nullptr))
     } -> std::same_as<HypercallStatus>;
+  // The log hypercall: the newest log lines copied to guest-physical `gpa`.
+  { e.copy_log(u64, u64, static_cast<uint64_t*>(nullptr)) } -> std::same_as<HypercallStatus>;
   // The frame_ages hypercall: idle ages of `frames` frames from `first`, written to `gpa`.
   {
     e.copy_frame_ages(u64, u64, u64, static_cast<uint64_t*>(nullptr))

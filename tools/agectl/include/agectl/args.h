@@ -1,17 +1,22 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile | log]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
-// touch (1-1024 MiB, default 8); `report` alone: no touching, one aging pass and the report.
+// touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
+// `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
+// checks that agevisor's data never shows and its memory is never written; `log`: prints
+// agevisor's log ring (the log hypercall).
 #pragma once
 
 #include <cstdint>
 
 namespace agectl {
 
+enum class Mode { kRounds, kReport, kHostile, kLog };
+
 struct Args {
   unsigned rounds = 3;
   unsigned mib = 8;
-  bool report_only = false;
+  Mode mode = Mode::kRounds;
 };
 
 struct ArgsResult {
@@ -50,6 +55,21 @@ constexpr bool parse_number(const char* s, unsigned max, unsigned* out, const ch
   return true;
 }
 
+// A mode word ("report", "hostile", "log") at `s`, or Mode::kRounds if there is none.
+constexpr Mode mode_word(const char* s, const char** rest) {
+  struct Word {
+    const char* text;
+    Mode mode;
+  };
+  constexpr Word kWords[] = {
+      {"report", Mode::kReport}, {"hostile", Mode::kHostile}, {"log", Mode::kLog}};
+  for (const Word& w : kWords) {
+    if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
+      return w.mode;
+  }
+  return Mode::kRounds;
+}
+
 }  // namespace args_detail
 
 inline constexpr unsigned kMaxRounds = 16;
@@ -78,11 +98,16 @@ constexpr ArgsResult parse_args(const char* text) {
         return result;
       }
       result.args.mib = value;
-    } else if (starts_with(p, "report", &rest) && (*rest == '\0' || *rest == ' ')) {
-      result.args.report_only = true;
+    } else if (const Mode m = mode_word(p, &rest); m != Mode::kRounds) {
+      if (result.args.mode != Mode::kRounds) {
+        result.error = "report, hostile and log cannot be combined";
+        return result;
+      }
+      result.args.mode = m;
       p = rest;
     } else {
-      result.error = "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report])";
+      result.error =
+          "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report | hostile | log])";
       return result;
     }
   }

@@ -39,6 +39,7 @@ inline uint64_t read_dr7() {
   asm volatile("mov %%dr7, %0" : "=r"(v));
   return v;
 }
+inline void write_dr7(uint64_t v) { asm volatile("mov %0, %%dr7" : : "r"(v) : "memory"); }
 inline uint64_t read_rflags() {
   uint64_t v;
   asm volatile("pushfq; popq %0" : "=r"(v));

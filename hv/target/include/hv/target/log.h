@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstddef>
 
 namespace hv::log {
 
@@ -21,6 +22,10 @@ bool serial_alive();
 void set_extra_sink(LineSink sink, void* context, bool mirrors_serial = false);
 
 void write_line(const char* line);
+
+// The newest whole lines of the log ring (64 KiB, resident with the image), oldest first:
+// bytes copied to `out`. For the log hypercall.
+size_t copy_recent(char* out, size_t size);
 
 // printf-style; the output is split into lines at '\n' and a line longer than the internal
 // buffer (256 bytes) is truncated.

@@ -37,6 +37,7 @@ struct TargetEpt {
   EptState* state = nullptr;
   EptFaultResult resolve_violation(uint64_t gpa, uint64_t qualification);
   bool mtrrs_written();
+  HypercallStatus copy_log(uint64_t gpa, uint64_t size, uint64_t* copied);
   HypercallStatus age(AgeCounts* counts);
   HypercallStatus copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written);
   HypercallStatus copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first, uint64_t* written);
