@@ -93,7 +93,7 @@ def startup_script(options, exit_value, before=(), after=(), agevisor=True):
 
 
 def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_files=(),
-               agevisor=True):
+               agevisor=True, boot_loader=False):
     disk = os.path.join(workdir, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(DISK_BYTES)
@@ -108,6 +108,12 @@ def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_fil
             raise FileNotFoundError(f"--extra-file {path}: no such file")
     subprocess.run(["mcopy", "-o", "-i", disk, efi, script, *extra_files, "::/"], check=True,
                    env=env, capture_output=True)
+    if boot_loader:
+        # The removable-media path: OVMF's boot manager starts it before the shell.
+        subprocess.run(["mmd", "-i", disk, "::/EFI", "::/EFI/BOOT"], check=True, env=env,
+                       capture_output=True)
+        subprocess.run(["mcopy", "-o", "-i", disk, efi, "::/EFI/BOOT/BOOTX64.EFI"], check=True,
+                       env=env, capture_output=True)
     return disk
 
 
@@ -285,7 +291,7 @@ def run(args):
     exit_value = args.expect_exit if args.emulator == "qemu" else None
     disk = build_disk(workdir, os.path.abspath(args.efi), args.options, exit_value,
                       args.before, args.after, [os.path.abspath(p) for p in args.extra_file],
-                      not args.no_agevisor)
+                      not args.no_agevisor, args.boot_loader)
     make = bochs_command if args.emulator == "bochs" else qemu_command
     command, stdout_path = make(args, workdir, disk)
     logs = Logs(workdir, args.emulator, stdout_path)
@@ -442,10 +448,16 @@ def main():
     parser.add_argument("--no-agevisor", action="store_true",
                         help="do not start agevisor: --before/--after commands run on the "
                         "bare firmware (a baseline for a payload)")
+    parser.add_argument("--boot-loader", action="store_true",
+                        help="also install agevisor as \\EFI\\BOOT\\BOOTX64.EFI, so the boot "
+                        "manager starts it (with no load options) before the shell; implies "
+                        "--no-agevisor for startup.nsh")
     parser.add_argument("--stream", action="store_true", help="copy serial.log to stdout")
     parser.add_argument("--bochs-errors", action="store_true",
                         help="log Bochs errors (every EPT violation!) to bochs.log")
     args = parser.parse_args()
+    if args.boot_loader:
+        args.no_agevisor = True
     if args.no_com1 and (args.emulator != "qemu" or args.expect_exit is None):
         parser.error("--no-com1 needs --emulator qemu and --expect-exit")
     if args.cpu is None:

@@ -1,5 +1,6 @@
 #include "boot/chain_load.h"
 
+#include "hv/boot_order.h"
 #include "hv/target/log.h"
 
 namespace boot {
@@ -81,7 +82,128 @@ CHAR16* command_line(EFI_BOOT_SERVICES* bs, const char* path, size_t path_length
   return text;
 }
 
+size_t whole_path_size(const EFI_DEVICE_PATH* path) {
+  return device_path_size(path) + sizeof(EFI_DEVICE_PATH);
+}
+
+// A global variable (EFI_GLOBAL_VARIABLE) into `buffer`; its size, or 0 when absent.
+// (L"" literals are wchar_t, 16 bits with -fshort-wchar: the same layout as CHAR16.)
+UINTN read_global(EFI_SYSTEM_TABLE* st, const wchar_t* name, void* buffer, UINTN size) {
+  EFI_GUID global = EFI_GLOBAL_VARIABLE;
+  UINT32 attributes = 0;
+  if (EFI_ERROR(
+          st->RuntimeServices->GetVariable(reinterpret_cast<CHAR16*>(const_cast<wchar_t*>(name)),
+                                           &global, &attributes, &size, buffer)))
+    return 0;
+  return size;
+}
+
+void boot_variable_name(uint16_t number, CHAR16* out) {
+  const char* hex = "0123456789ABCDEF";
+  const char* prefix = "Boot";
+  for (int i = 0; i < 4; ++i)
+    out[i] = static_cast<CHAR16>(prefix[i]);
+  for (int i = 0; i < 4; ++i)
+    out[4 + i] = static_cast<CHAR16>(hex[(number >> (12 - 4 * i)) & 0xF]);
+  out[8] = 0;
+}
+
+bool same_text(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) {
+    ++a;
+    ++b;
+  }
+  return *a == *b;
+}
+
 }  // namespace
+
+EFI_STATUS chain_next_boot_entry(EFI_HANDLE agevisor_image, EFI_SYSTEM_TABLE* st, bool* started) {
+  *started = false;
+  EFI_BOOT_SERVICES* bs = st->BootServices;
+  uint16_t current = 0;
+  if (read_global(st, L"BootCurrent", &current, sizeof(current)) != sizeof(current))
+    return EFI_SUCCESS;  // not started by the boot manager
+  EFI_GUID loaded_guid = LOADED_IMAGE_PROTOCOL;
+  EFI_LOADED_IMAGE* self = nullptr;
+  if (EFI_ERROR(
+          bs->HandleProtocol(agevisor_image, &loaded_guid, reinterpret_cast<void**>(&self))) ||
+      self->FilePath == nullptr)
+    return EFI_SUCCESS;
+  char own[256];
+  hv::file_path_text(reinterpret_cast<const uint8_t*>(self->FilePath),
+                     whole_path_size(self->FilePath), own, sizeof(own));
+
+  static constexpr UINTN kOptionMax = 4096;
+  uint8_t* option = nullptr;
+  uint16_t* order = nullptr;
+  if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, kOptionMax, reinterpret_cast<void**>(&option))) ||
+      EFI_ERROR(bs->AllocatePool(EfiLoaderData, kOptionMax, reinterpret_cast<void**>(&order))))
+    return EFI_OUT_OF_RESOURCES;
+  CHAR16 name[9];
+  boot_variable_name(current, name);
+  const UINTN current_size = read_global(st, reinterpret_cast<wchar_t*>(name), option, kOptionMax);
+  hv::LoadOptionView view;
+  char listed[256] = {};
+  if (current_size != 0 && hv::parse_load_option(option, current_size, &view))
+    hv::file_path_text(view.file_path, view.file_path_bytes, listed, sizeof(listed));
+  // A Boot#### naming agevisor's file, or one naming a whole device that found agevisor at
+  // the removable-media default path.
+  const bool ours =
+      current_size != 0 &&
+      (same_text(listed, own) || (listed[0] == '\0' && same_text(own, "\\efi\\boot\\bootx64.efi")));
+  if (!ours) {
+    bs->FreePool(option);
+    bs->FreePool(order);
+    return EFI_SUCCESS;
+  }
+  const UINTN order_size = read_global(st, L"BootOrder", order, kOptionMax);
+  const int next = hv::next_boot_entry(order, order_size / sizeof(uint16_t), current);
+  if (next < 0) {
+    hv::log::printf("agevisor: started as Boot%04X, the last entry of BootOrder: nothing to start",
+                    current);
+    bs->FreePool(option);
+    bs->FreePool(order);
+    return EFI_SUCCESS;
+  }
+  const uint16_t number = order[next];
+  boot_variable_name(number, name);
+  const UINTN size = read_global(st, reinterpret_cast<wchar_t*>(name), option, kOptionMax);
+  if (size == 0 || !hv::parse_load_option(option, size, &view)) {
+    hv::log::printf("agevisor: Boot%04X (next in BootOrder) is missing or malformed", number);
+    bs->FreePool(option);
+    bs->FreePool(order);
+    return EFI_NOT_FOUND;
+  }
+  *started = true;
+  EFI_HANDLE child = nullptr;
+  EFI_STATUS status = bs->LoadImage(
+      FALSE, agevisor_image,
+      reinterpret_cast<EFI_DEVICE_PATH*>(const_cast<uint8_t*>(view.file_path)), nullptr, 0, &child);
+  if (EFI_ERROR(status)) {
+    hv::log::printf("agevisor: cannot load Boot%04X (next in BootOrder): status %#lx", number,
+                    status);
+    bs->FreePool(option);
+    bs->FreePool(order);
+    return status;
+  }
+  EFI_LOADED_IMAGE* loaded = nullptr;
+  if (!EFI_ERROR(bs->HandleProtocol(child, &loaded_guid, reinterpret_cast<void**>(&loaded)))) {
+    loaded->LoadOptions = const_cast<uint8_t*>(view.optional_data);
+    loaded->LoadOptionsSize = static_cast<UINT32>(view.optional_data_bytes);
+  }
+  hv::log::printf(
+      "agevisor: started as Boot%04X, starting Boot%04X (next in BootOrder) as the "
+      "guest (watchdog re-armed: %lu s)",
+      current, number, static_cast<unsigned long>(kWatchdogSeconds));
+  (void)bs->SetWatchdogTimer(kWatchdogSeconds, 0, 0, nullptr);
+  status = bs->StartImage(child, nullptr, nullptr);
+  (void)bs->SetWatchdogTimer(0, 0, 0, nullptr);
+  hv::log::printf("agevisor: Boot%04X returned %#lx", number, status);
+  bs->FreePool(option);
+  bs->FreePool(order);
+  return status;
+}
 
 void disable_watchdog(EFI_SYSTEM_TABLE* system_table) {
   (void)system_table->BootServices->SetWatchdogTimer(0, 0, 0, nullptr);

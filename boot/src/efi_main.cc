@@ -72,11 +72,16 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
   start.hide_hypervisor = options.value().hide_hypervisor;
   start.corrupt_guest_state = options.value().corrupt_guest_state;
   start.console_mirrors_serial = console_on_uart;
+  start.period_ms = options.value().period_ms;
   const EFI_STATUS status = boot::start_hypervisor(image, system_table, snapshot, start);
   hv::log::set_extra_sink(nullptr, nullptr);
-  if (status != EFI_SUCCESS || options.value().chain_path == nullptr)
+  if (status != EFI_SUCCESS)
     return status;
   // Handing over: the next image runs as agevisor's guest; its status becomes ours.
-  return boot::chain_load(image, system_table, options.value().chain_path,
-                          options.value().chain_path_length, options.value().chain_options);
+  if (options.value().chain_path != nullptr)
+    return boot::chain_load(image, system_table, options.value().chain_path,
+                            options.value().chain_path_length, options.value().chain_options);
+  bool started = false;
+  const EFI_STATUS next = boot::chain_next_boot_entry(image, system_table, &started);
+  return started ? next : EFI_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #include "boot/hypervisor_start.h"
 
 #include "arch/elf_relocation.h"
+#include "arch/target/cpu.h"
 #include "boot/uefi_console.h"
 #include "hv/firmware_memory_map.h"
 #include "hv/target/launch.h"
@@ -111,6 +112,14 @@ EFI_STATUS allocate(EFI_BOOT_SERVICES* bs, EFI_MEMORY_TYPE type, UINTN count, Pa
   return status;
 }
 
+// The TSC frequency, against the firmware's Stall (20 ms): what the preemption timer, which
+// counts in TSC units, needs to turn milliseconds into ticks.
+uint64_t measure_tsc_hz(EFI_BOOT_SERVICES* bs) {
+  const uint64_t start = arch::target::rdtsc();
+  bs->Stall(20'000);
+  return (arch::target::rdtsc() - start) * 50;
+}
+
 // A rebased copy of the loaded image; `base` is where ImageBase lands in the copy.
 EFI_STATUS copy_image(EFI_HANDLE image, EFI_BOOT_SERVICES* bs, Pages* copy) {
   EFI_GUID loaded_image_guid = LOADED_IMAGE_PROTOCOL;
@@ -160,6 +169,9 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   request.tracking_mode = options.tracking_mode;
   request.hide_hypervisor = options.hide_hypervisor;
   request.corrupt_guest_state = options.corrupt_guest_state;
+  request.period_ms = options.period_ms;
+  if (options.period_ms != 0)
+    request.tsc_hz = measure_tsc_hz(bs);
 
   // Size the pool from the memory map as it is now; the hypervisor's own allocations below
   // only change the kind of a few ranges (the sizing's slack covers that).

@@ -53,6 +53,21 @@ bool parse_debug(const char* value, size_t length, Options& options) {
   return parse_flag(value, length, "corrupt-guest-state", options.corrupt_guest_state);
 }
 
+bool parse_period(const char* value, size_t length, Options& options) {
+  if (length == 0 || length > 5)
+    return false;
+  uint32_t ms = 0;
+  for (size_t i = 0; i < length; ++i) {
+    if (value[i] < '0' || value[i] > '9')
+      return false;
+    ms = ms * 10 + static_cast<uint32_t>(value[i] - '0');
+  }
+  if (ms > 60000)
+    return false;
+  options.period_ms = ms;
+  return true;
+}
+
 struct Key {
   const char* name;
   bool (*apply)(const char* value, size_t length, Options& options);
@@ -63,9 +78,11 @@ constexpr Key kKeys[] = {
     {"track", parse_track, "track=auto|accessed-bit|rwx-stash"},
     {"hide", parse_hide, "hide=none|cpuid"},
     {"debug", parse_debug, "debug=none|corrupt-guest-state"},
+    {"period", parse_period, "period=0..60000 (milliseconds, 0 = off)"},
 };
 
-constexpr const char* kKnownKeys = "a known key: track, hide, debug";  // keep in step with kKeys
+constexpr const char* kKnownKeys =
+    "a known key: track, hide, debug, period";  // keep in step with kKeys
 
 constexpr int kTokenEcho = 48;  // longest part of a bad token the message repeats
 

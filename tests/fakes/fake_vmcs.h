@@ -113,6 +113,12 @@ struct FakeEpt {
     *written = sizeof(hv::WorkingSetReport);
     return hv::HypercallStatus::kOk;
   }
+  int timer_ticks = 0;
+  uint32_t timer_reload = 0;
+  uint32_t timer_tick() {
+    ++timer_ticks;
+    return timer_reload;
+  }
   std::vector<std::pair<uint64_t, uint64_t>> log_copies;  // (gpa, size)
   hv::HypercallStatus copy_log(uint64_t gpa, uint64_t size, uint64_t* copied) {
     log_copies.emplace_back(gpa, size);

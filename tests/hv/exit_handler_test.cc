@@ -136,6 +136,15 @@ TEST_F(ExitHandler, VmcallLogCopiesTheRingThroughTheService) {
   EXPECT_EQ(gprs.rbx, 2048u);
 }
 
+TEST_F(ExitHandler, PreemptionTimerRunsAnAgingSliceAndReloadsTheTimer) {
+  ept.timer_reload = 123456;
+  EXPECT_EQ(exit(BasicExitReason::kPreemptionTimer), ExitAction::kResume);
+  EXPECT_EQ(ept.timer_ticks, 1);
+  EXPECT_EQ(vmcs.read(VmcsField32::kPreemptionTimerValue), 123456u);
+  EXPECT_EQ(rip(), kRip) << "no instruction to skip";
+  EXPECT_EQ(injected(), 0u);
+}
+
 TEST_F(ExitHandler, BadXsetbvInjectsGpAndLeavesRip) {
   gprs.rax = 0x5;  // x87 + AVX without SSE
   EXPECT_EQ(exit(BasicExitReason::kXsetbv), ExitAction::kInjected);

@@ -44,7 +44,7 @@ TEST(Options, UnknownKeyNamesTheToken) {
   auto r = hv::parse_options("agevisor.efi colour=blue", &error);
   EXPECT_FALSE(r.ok());
   EXPECT_STREQ(error.message,
-               "unknown option \"colour=blue\"; expected a known key: track, hide, debug");
+               "unknown option \"colour=blue\"; expected a known key: track, hide, debug, period");
   EXPECT_EQ(error.offset, 13u);
 }
 
@@ -112,6 +112,23 @@ TEST(Options, DoubleDashWithNothingAfterItIsAnError) {
   EXPECT_FALSE(hv::parse_options("track=auto --   ", &error).ok());
   EXPECT_NE(std::string(error.message).find("an EFI image path"), std::string::npos)
       << error.message;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Options, PeriodTakesMillisecondsUpToAMinute) {
+  EXPECT_EQ(hv::parse_options("").value().period_ms, 0u) << "off by default";
+  EXPECT_EQ(hv::parse_options("period=250").value().period_ms, 250u);
+  EXPECT_EQ(hv::parse_options("period=60000").value().period_ms, 60000u);
+  EXPECT_EQ(hv::parse_options("period=0").value().period_ms, 0u);
+  for (const char* bad : {"period=", "period=60001", "period=-5", "period=1s", "period=999999"}) {
+    hv::OptionsError error;
+    EXPECT_FALSE(hv::parse_options(bad, &error).ok()) << bad;
+    EXPECT_NE(std::string(error.message).find("period=0..60000"), std::string::npos)
+        << error.message;
+  }
 }
 
 }  // namespace

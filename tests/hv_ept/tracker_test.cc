@@ -192,3 +192,39 @@ INSTANTIATE_TEST_SUITE_P(BothModes, Tracker,
                          });
 
 }  // namespace
+
+namespace {
+
+TEST_P(Tracker, SlicesOfAPassAddUpToThePassAndAFullPassFinishesTheOneInProgress) {
+  pass();
+  touch(0x0040'0000, true);
+  touch(0x0320'0000, false);  // in the last RAM range
+  // Small slices until the pass completes: every slice's flush is the caller's to issue.
+  unsigned slices = 0;
+  bool flushed_something = false;
+  for (;;) {
+    auto step = tracker.age_step(memory, ept.map.root, 8);
+    ASSERT_TRUE(step.ok());
+    ++slices;
+    flushed_something |= step.value().flush.needed();
+    if (step.value().pass_done)
+      break;
+    ASSERT_LT(slices, 10000u);
+  }
+  EXPECT_GT(slices, 3u) << "a small budget takes several slices";
+  EXPECT_TRUE(flushed_something);
+  EXPECT_EQ(tracker.passes(), 2u);
+  EXPECT_EQ(age_of(0x0040'0000), 0u);
+  EXPECT_EQ(age_of(0x0320'0000), 0u);
+  EXPECT_EQ(age_of(0x0060'0000), 254u) << "never seen";
+  // A slice into the next pass, then a full pass: it reports the whole pass.
+  touch(0x0060'0000, false);
+  ASSERT_TRUE(tracker.age_step(memory, ept.map.root, 100000).ok());  // the first range
+  touch(0x0320'0000, false);
+  const auto full = pass();
+  EXPECT_EQ(tracker.passes(), 3u);
+  EXPECT_EQ(full.counts.accessed_pages, 2 * 512u) << "both leaves, found by either part";
+  EXPECT_EQ(full.counts.tracked_pages, kRamFrames);
+}
+
+}  // namespace

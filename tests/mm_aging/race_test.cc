@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -46,9 +47,11 @@ constexpr uint64_t kEnd = kStart + kFrames * k4K;
 constexpr uint64_t kHot[] = {0, 1, 2, 511, 512, 513, 514, 519};
 constexpr unsigned kManyAttempts = 100'000;  // every report is a transition, never a give-up
 
-// Workers run at least kOps operations and keep going (up to kMaxOps) until they have seen
-// the aging thread's effect kMinTransitions times (a restore after a pass, A set again after
-// a pass cleared it), so the race is exercised whatever the scheduler does.
+// Workers run at least kOps operations and keep going (up to a deadline far beyond what an
+// idle or moderately loaded machine needs) until they have seen the aging thread's effect
+// kMinTransitions times (a restore after a pass, A set again after a pass cleared it), so
+// the race is exercised whatever the scheduler does. An operation cap would not do: on a
+// loaded machine the aging thread may not run at all while a worker burns through it.
 #if defined(__SANITIZE_THREAD__)
 constexpr int kOps = 2'000;
 constexpr int kRounds = 4;
@@ -57,7 +60,13 @@ constexpr int kOps = 10'000;
 constexpr int kRounds = 8;
 #endif
 constexpr uint64_t kMinTransitions = 500;
-constexpr int kMaxOps = 2'000'000;
+constexpr auto kPatience =
+    std::chrono::seconds(20);  // per round: 8 rounds stay under the 300 s test timeout
+
+bool keep_going(int op, uint64_t transitions, std::chrono::steady_clock::time_point deadline) {
+  return op < kOps ||
+         (transitions < kMinTransitions && std::chrono::steady_clock::now() < deadline);
+}
 
 struct Counts {
   explicit Counts(uint64_t n) : v(n) {}
@@ -97,7 +106,9 @@ void age_and_harvest(AgingMap& m, mm::TrackingMode mode, Log& log, std::atomic<i
   walk.set_max_attempts(kManyAttempts);
   std::vector<uint64_t> bits(Log::bitmap_words(kFrames));
   std::mt19937_64 rng(7);
-  for (int i = 0; i < 1'000'000 && workers.load() > 0; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + 2 * kPatience;
+  for (int i = 0;
+       workers.load() > 0 && (i < 1'000'000 || std::chrono::steady_clock::now() < deadline); ++i) {
     mm::AgingTotals totals;
     const auto r = walk.step(m.memory, m.map.root, 1 + rng() % 16, totals,
                              [&](Gpa base, uint64_t pages, bool a, bool d) {
@@ -144,7 +155,8 @@ void vcpu(Round& r, uint64_t seed) {
   policy.split_large_for_write = true;
   policy.max_attempts = kManyAttempts;
   uint64_t transitions = 0;
-  for (int op = 0; op < kMaxOps && (op < kOps || transitions < kMinTransitions); ++op) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  for (int op = 0; keep_going(op, transitions, deadline); ++op) {
     if (op % 16 == 0)
       std::this_thread::yield();  // two cores, three threads: let the aging thread in
     const uint64_t frame = kHot[rng() % std::size(kHot)];
@@ -183,7 +195,8 @@ void vcpu(Round& r, uint64_t seed) {
 void hardware(Round& r, uint64_t seed) {
   std::mt19937_64 rng(seed);
   uint64_t transitions = 0;
-  for (int op = 0; op < kMaxOps && (op < kOps || transitions < kMinTransitions); ++op) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  for (int op = 0; keep_going(op, transitions, deadline); ++op) {
     if (op % 16 == 0)
       std::this_thread::yield();  // two cores, three threads: let the aging thread in
     const uint64_t frame = kHot[rng() % std::size(kHot)];

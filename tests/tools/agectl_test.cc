@@ -31,12 +31,13 @@ TEST(AgectlArgs, ParsesHostile) {
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.args.mode, agectl::Mode::kHostile);
   EXPECT_EQ(parse_args("log").args.mode, agectl::Mode::kLog);
+  EXPECT_EQ(parse_args("ebs").args.mode, agectl::Mode::kExitBootServices);
 }
 
 TEST(AgectlArgs, RefusesBadValuesAndUnknownWords) {
   for (const char* bad : {"rounds=0", "rounds=17", "rounds=", "rounds=3x", "mib=0", "mib=1025",
                           "mib=-1", "mib=99999999999999999999", "reports", "verbose", "mib 4",
-                          "hostiles", "report hostile", "log report", "logs"}) {
+                          "hostiles", "report hostile", "log report", "logs", "ebs log"}) {
     const auto r = parse_args(bad);
     EXPECT_FALSE(r.ok) << bad;
     EXPECT_NE(r.error, nullptr) << bad;
@@ -94,6 +95,21 @@ TEST(AgectlCheck, EverythingReportedAccessedFailsTheCheck) {
   a.mib = 8;
   std::vector<uint8_t> ages(2048, 0);  // a tracker that never ages anything
   EXPECT_EQ(agectl::check_frame_ages(a, 3, ages.data(), ages.size()).mismatches, 1536u);
+}
+
+}  // namespace
+
+#include "agectl/page_set.h"
+
+namespace {
+
+TEST(AgectlPageSet, AddsPagesOnceAndAnswersByPage) {
+  agectl::PageSet set;
+  EXPECT_TRUE(set.add(0x5123));
+  EXPECT_TRUE(set.add(0x5FF8));
+  EXPECT_EQ(set.size(), 1u);
+  EXPECT_TRUE(set.contains(0x5000));
+  EXPECT_FALSE(set.contains(0x6000));
 }
 
 }  // namespace

@@ -15,12 +15,14 @@ extern "C" {
 
 #include "agectl/args.h"
 #include "agectl/expected_age.h"
+#include "agectl/page_set.h"
 #include "arch/format.h"
 #include "hv/hypercall_abi.h"
 
 namespace {
 
 constinit EFI_SYSTEM_TABLE* g_system = nullptr;
+constinit EFI_HANDLE g_image = nullptr;
 
 void out_port_e9(const char* text) {
   for (const char* p = text; *p != '\0'; ++p)
@@ -296,6 +298,195 @@ EFI_STATUS print_log() {
   return EFI_SUCCESS;
 }
 
+// After ExitBootServices there is no console: port 0xE9 only.
+__attribute__((format(printf, 1, 2))) void say_e9(const char* fmt, ...) {
+  char line[200];
+  va_list args;
+  va_start(args, fmt);
+  arch::vformat(line, sizeof(line), fmt, args);
+  va_end(args);
+  out_port_e9(line);
+}
+
+[[noreturn]] void halt_forever() {
+  for (;;)
+    asm volatile("cli; hlt");
+}
+
+struct Range {
+  uint64_t start;
+  uint64_t pages;
+  bool keep;  // holds agectl's image or stack: left alone
+};
+
+bool os_may_reuse(UINT32 type) {
+  return type == EfiConventionalMemory || type == EfiLoaderCode || type == EfiLoaderData ||
+         type == EfiBootServicesCode || type == EfiBootServicesData;
+}
+
+struct DescriptorTable {
+  uint64_t base;
+  uint16_t limit;
+};
+
+// The ExitBootServices payload: what an OS does to memory, then agevisor must still be there.
+// Every page an OS may reuse (conventional, loader, boot-services) below 4 GiB is
+// overwritten, except agectl's own image and stack and the pages the processor is using
+// (agectl's own page tables, GDT, IDT). Then CPUID, the hypercalls and an aging pass must work and
+// see the overwrite.
+[[noreturn]] void exit_boot_services_and_check(EFI_HANDLE image) {
+  EFI_BOOT_SERVICES* bs = g_system->BootServices;
+  agectl::PageSet* keep = nullptr;
+  UINTN map_size = 0;
+  UINTN key = 0;
+  UINTN desc_size = 0;
+  UINT32 desc_version = 0;
+  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
+  map_size += 16 * desc_size;
+  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, sizeof(agectl::PageSet),
+                                 reinterpret_cast<void**>(&keep))) ||
+      EFI_ERROR(bs->AllocatePool(EfiLoaderData, map_size, reinterpret_cast<void**>(&map)))) {
+    say("agectl: ebs: out of memory");
+    halt_forever();
+  }
+  *keep = agectl::PageSet{};
+  // Our own page tables: an identity map of the low 4 GiB with writable 2 MiB pages. The
+  // firmware's may mark pages read-only or not present (page-table protection, guards), and
+  // they live in boot-services memory, which is about to be overwritten.
+  EFI_PHYSICAL_ADDRESS tables = 0;
+  if (EFI_ERROR(bs->AllocatePages(AllocateAnyPages, EfiLoaderData, 6, &tables))) {
+    say("agectl: ebs: out of memory for page tables");
+    halt_forever();
+  }
+  auto* pml4 = reinterpret_cast<uint64_t*>(tables);
+  auto* pdpt = pml4 + 512;
+  for (unsigned i = 0; i < 6 * 512; ++i)
+    pml4[i] = 0;
+  constexpr uint64_t kPresentWritable = 0x3;
+  constexpr uint64_t kLarge = 0x80;
+  pml4[0] = (tables + 4096) | kPresentWritable;
+  for (uint64_t g = 0; g < 4; ++g) {
+    uint64_t* pd = pml4 + 512 * (2 + g);
+    pdpt[g] = (tables + 4096 * (2 + g)) | kPresentWritable;
+    for (uint64_t m = 0; m < 512; ++m)
+      pd[m] = ((g << 30) + (m << 21)) | kPresentWritable | kLarge;
+  }
+  DescriptorTable gdt{};
+  DescriptorTable idt{};
+  asm volatile("sgdt %0" : "=m"(gdt));
+  asm volatile("sidt %0" : "=m"(idt));
+  bool complete = true;
+  for (uint64_t a = tables; a < tables + 6 * 4096; a += 4096)
+    complete = complete && keep->add(a);
+  for (uint64_t a = gdt.base; a <= gdt.base + gdt.limit; a += 4096)
+    complete = complete && keep->add(a);
+  for (uint64_t a = idt.base; a <= idt.base + idt.limit; a += 4096)
+    complete = complete && keep->add(a);
+  const auto self = reinterpret_cast<uint64_t>(keep);
+  for (uint64_t a = self; a < self + sizeof(*keep) + 4096; a += 4096)
+    complete = complete && keep->add(a);
+  if (!complete) {
+    say("agectl: ebs: too many pages to keep");
+    halt_forever();
+  }
+  say("agectl: ebs: exiting boot services (keeping %zu pages: our page tables, GDT, IDT)",
+      keep->size());
+
+  constexpr size_t kMaxRanges = 512;
+  Range ranges[kMaxRanges];
+  size_t count = 0;
+  uint64_t rsp = 0;
+  asm volatile("mov %%rsp, %0" : "=r"(rsp));
+  const auto code = reinterpret_cast<uint64_t>(&exit_boot_services_and_check);
+  EFI_STATUS status = EFI_LOAD_ERROR;
+  for (int attempt = 0; attempt < 2 && EFI_ERROR(status); ++attempt) {
+    UINTN size = map_size;
+    if (EFI_ERROR(bs->GetMemoryMap(&size, map, &key, &desc_size, &desc_version)))
+      continue;
+    count = 0;
+    for (UINTN offset = 0; offset < size && count < kMaxRanges; offset += desc_size) {
+      const auto* d =
+          reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+      if (!os_may_reuse(d->Type))
+        continue;
+      const uint64_t end = d->PhysicalStart + d->NumberOfPages * 4096;
+      const bool ours =
+          (rsp >= d->PhysicalStart && rsp < end) || (code >= d->PhysicalStart && code < end);
+      ranges[count++] = Range{d->PhysicalStart, d->NumberOfPages, ours};
+    }
+    status = bs->ExitBootServices(image, key);
+  }
+  if (EFI_ERROR(status)) {
+    say("agectl: FAIL: ebs: ExitBootServices failed: %#lx", status);
+    halt_forever();
+  }
+  asm volatile("cli");
+  asm volatile("mov %0, %%cr3" : : "r"(tables) : "memory");
+  say_e9("agectl: ebs: boot services exited, overwriting what an OS may reuse");
+
+  uint64_t overwritten = 0;
+  uint64_t first_overwritten = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (ranges[i].keep)
+      continue;
+    for (uint64_t p = 0; p < ranges[i].pages; ++p) {
+      const uint64_t page = ranges[i].start + p * 4096;
+      if (page == 0 || page >= (uint64_t{4} << 30) || keep->contains(page))
+        continue;
+      uint64_t words = 512;
+      uint64_t* dst = reinterpret_cast<uint64_t*>(page);
+      asm volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(0xA5A5'5A5A'A5A5'5A5A) : "memory");
+      if (first_overwritten == 0)
+        first_overwritten = page;
+      ++overwritten;
+    }
+  }
+  say_e9("agectl: ebs: overwrote %lu pages (%lu MiB) in %zu ranges", overwritten, overwritten / 256,
+         count);
+
+  unsigned failures = 0;
+  if (!agevisor_present()) {
+    say_e9("agectl: FAIL: ebs: agevisor's CPUID signature is gone");
+    halt_forever();
+  }
+  const Regs version = vmcall(hv::Hypercall::kVersion);
+  const Regs aged = vmcall(hv::Hypercall::kAge);
+  if (version.rax != 0 || version.rbx != hv::kHypercallAbiVersion || aged.rax != 0) {
+    say_e9("agectl: FAIL: ebs: hypercalls fail after ExitBootServices (version %lu, age %lu)",
+           version.rax, aged.rax);
+    halt_forever();
+  }
+  say_e9("agectl: ebs: agevisor answers: ABI version %lu, pass: %lu pages accessed, %lu dirty",
+         version.rbx, aged.rbx, aged.rdx);
+  if (aged.rbx < overwritten || aged.rdx < overwritten) {
+    say_e9("agectl: FAIL: ebs: the pass saw fewer accessed or dirty pages than were written");
+    ++failures;
+  }
+  uint8_t ages[64];
+  const Regs r = vmcall(hv::Hypercall::kFrameAges, reinterpret_cast<uint64_t>(ages), sizeof(ages),
+                        first_overwritten);
+  unsigned fresh = 0;
+  for (uint8_t a : ages)
+    fresh += a == 0 ? 1u : 0u;
+  if (r.rax != 0 || fresh != sizeof(ages)) {
+    say_e9("agectl: FAIL: ebs: frame ages at %#lx: status %lu, %u of 64 idle 0", first_overwritten,
+           r.rax, fresh);
+    ++failures;
+  }
+  char log[2048];
+  const Regs l = vmcall(hv::Hypercall::kLog, reinterpret_cast<uint64_t>(log), sizeof(log));
+  if (l.rax != 0 || l.rbx == 0) {
+    say_e9("agectl: FAIL: ebs: the log hypercall returned status %lu, %lu bytes", l.rax, l.rbx);
+    ++failures;
+  }
+  if (failures == 0)
+    say_e9("agectl: ebs: done: agevisor survived ExitBootServices and the overwrite");
+  else
+    say_e9("agectl: ebs: FAILED: %u checks", failures);
+  halt_forever();
+}
+
 EFI_STATUS run(const agectl::Args& args) {
   const Regs version = vmcall(hv::Hypercall::kVersion);
   say("agectl: agevisor hypercall ABI version %lu", version.rbx);
@@ -303,6 +494,8 @@ EFI_STATUS run(const agectl::Args& args) {
     return hostile();
   if (args.mode == agectl::Mode::kLog)
     return print_log();
+  if (args.mode == agectl::Mode::kExitBootServices)
+    exit_boot_services_and_check(g_image);
 
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   hv::WorkingSetReport* report = nullptr;
@@ -313,6 +506,12 @@ EFI_STATUS run(const agectl::Args& args) {
   }
   hv::AgeCounts counts;
   if (args.mode == agectl::Mode::kReport) {
+    // Passes so far, before this tool asks for one: with periodic aging (period=), agevisor
+    // runs them on its own.
+    const Regs before =
+        vmcall(hv::Hypercall::kWorkingSet, reinterpret_cast<uint64_t>(report), sizeof(*report));
+    if (before.rax == 0)
+      say("agectl: agevisor has run %lu aging passes so far", report->passes);
     if (!age("report", &counts))
       return EFI_UNSUPPORTED;
     say("agectl: pass: %lu pages accessed, %lu tracked, %lu dirty", counts.accessed_pages,
@@ -388,6 +587,7 @@ EFI_STATUS run(const agectl::Args& args) {
 
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
   g_system = system_table;
+  g_image = image;
   char options[128];
   read_options(image, options, sizeof(options));
   const agectl::ArgsResult parsed = agectl::parse_args(skip_program(options));

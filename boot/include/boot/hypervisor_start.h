@@ -12,6 +12,7 @@ struct StartOptions {
   bool hide_hypervisor = false;
   bool corrupt_guest_state = false;  // debug: make the first VM entry fail
   bool console_mirrors_serial = false;
+  uint32_t period_ms = 0;  // periodic aging (0: off)
 };
 
 // Copies the image into runtime-services memory and rebases it, allocates the hypervisor's

@@ -7,12 +7,16 @@
 //   track=auto|accessed-bit|rwx-stash   access-tracking mode (default auto)
 //   hide=none|cpuid                     cpuid: no CPUID.1:ECX[31], no signature leaf
 //   debug=none|corrupt-guest-state      make the first VM entry fail (tests the undo path)
+//   period=MS                           periodic aging: a slice of an aging pass every MS
+//                                       milliseconds (1-60000) on the VMX-preemption
+//                                       timer; 0 (default) = passes only when asked (age)
 // After a `--` token, the rest of the line is another EFI image to start once agevisor runs,
 // and that image's own options: `-- \EFI\debian\grubx64.efi` or `-- vmlinuz.efi initrd=...`.
 // Growing: add a row to the key table in options.cc and a field here.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "arch/result.h"
 #include "hv/tracking_override.h"
@@ -23,6 +27,7 @@ struct Options {
   TrackingOverride track = TrackingOverride::kAuto;
   bool hide_hypervisor = false;
   bool corrupt_guest_state = false;
+  uint32_t period_ms = 0;
   // The image (a path on agevisor's own device) to chain-load and its options, or null:
   // both point into the parsed text and end at its end / at the path's end.
   const char* chain_path = nullptr;

@@ -35,6 +35,13 @@ struct PassResult {
   uint64_t contended = 0;  // leaves left for the next pass after losing every CAS
 };
 
+// One slice of a pass (periodic aging): the flush it needs before the guest runs on, and
+// whether it completed the pass.
+struct StepResult {
+  mm::FlushRequest flush;
+  bool pass_done = false;
+};
+
 template <mm::TableMemory Memory>
 class Tracker {
  public:
@@ -59,6 +66,8 @@ class Tracker {
       return arch::Error::kInvalidArgument;
     count_ = 0;
     passes_ = 0;
+    current_ = 0;
+    pass_totals_ = {};
     mode_ = mode;
     caps_ = caps;
     uint8_t* next = ages;
@@ -68,7 +77,8 @@ class Tracker {
         continue;
       if (count_ == kMaxRanges)
         return arch::Error::kNoMemory;
-      ranges_[count_] = Range{r.start, r.end(), mm::WorkingSet(r.start, r.pages, next)};
+      ranges_[count_] = Range{r.start, r.end(), mm::WorkingSet(r.start, r.pages, next),
+                              mm::AgingWalk<Memory>(r.start, r.end(), mode, caps)};
       ranges_[count_].working_set.reset(mm::WorkingSet::kNeverSeen);
       next += r.pages;
       ++count_;
@@ -76,28 +86,50 @@ class Tracker {
     return {};
   }
 
-  // One complete aging pass over every RAM range. The caller issues result.flush.
-  arch::Result<PassResult> age_pass(Memory& memory, arch::Hpa root) {
-    PassResult result;
-    mm::AgingTotals totals;
-    for (size_t i = 0; i < count_; ++i) {
-      Range& r = ranges_[i];
-      mm::AgingWalk<Memory> walk(r.start, r.end, mode_, caps_);
-      auto on_leaf = [&r](arch::Gpa base, uint64_t pages, bool accessed, bool) {
-        r.working_set.observe(base, pages, accessed);
-      };
-      for (;;) {
-        const auto done = walk.step(memory, root, kStepBudget, totals, on_leaf);
-        if (!done.ok())
-          return done.error();
-        if (done.value())
-          break;
-      }
+  // A slice of the pass in progress: at most `budget` entries of one range (a pass moves to
+  // the next range on the next call). The caller issues result.flush before the guest runs
+  // again. Periodic aging calls this from the VMX-preemption timer.
+  arch::Result<StepResult> age_step(Memory& memory, arch::Hpa root, uint64_t budget) {
+    StepResult out;
+    if (count_ == 0) {
+      out.pass_done = true;
+      ++passes_;
+      return out;
     }
-    ++passes_;
-    result.counts = {totals.accessed_pages, totals.tracked_pages, totals.dirty_pages};
-    result.flush = totals.flush;
-    result.contended = totals.contended;
+    Range& r = ranges_[current_];
+    mm::AgingTotals step;
+    auto on_leaf = [&r](arch::Gpa base, uint64_t pages, bool accessed, bool) {
+      r.working_set.observe(base, pages, accessed);
+    };
+    const bool range_done = TRY(r.walk.step(memory, root, budget, step, on_leaf));
+    out.flush = step.flush;
+    pass_totals_.merge(step);
+    if (range_done && ++current_ == count_) {
+      current_ = 0;
+      ++passes_;
+      last_pass_.counts = {pass_totals_.accessed_pages, pass_totals_.tracked_pages,
+                           pass_totals_.dirty_pages};
+      last_pass_.flush = pass_totals_.flush;
+      last_pass_.contended = pass_totals_.contended;
+      pass_totals_ = {};
+      out.pass_done = true;
+    }
+    return out;
+  }
+
+  // Completes the pass in progress (all of it when none is): its counts include what earlier
+  // slices found. The caller issues result.flush, which covers the slices run by this call
+  // (earlier slices' flushes were issued after them).
+  arch::Result<PassResult> age_pass(Memory& memory, arch::Hpa root) {
+    mm::FlushRequest flush;
+    for (;;) {
+      const StepResult step = TRY(age_step(memory, root, kStepBudget));
+      flush.merge(step.flush);
+      if (step.pass_done)
+        break;
+    }
+    PassResult result = last_pass_;
+    result.flush = flush;
     return result;
   }
 
@@ -143,14 +175,14 @@ class Tracker {
   mm::TrackingMode mode() const { return mode_; }
 
  private:
-  // Entries per AgingWalk step. A whole pass runs at once today; the budget keeps each
-  // step's walk short, for the live tracking to come (passes interleaved with exits).
+  // Entries per slice when a whole pass is asked for.
   static constexpr uint64_t kStepBudget = 4096;
 
   struct Range {
     arch::Gpa start;
     arch::Gpa end;
     mm::WorkingSet working_set{arch::Gpa(0), 0, nullptr};
+    mm::AgingWalk<Memory> walk{arch::Gpa(0), arch::Gpa(0), mm::TrackingMode::kRwxStash, {}};
   };
 
   const Range* range_of(arch::Gpa gpa) const {
@@ -164,6 +196,9 @@ class Tracker {
   Range ranges_[kMaxRanges];
   size_t count_ = 0;
   uint64_t passes_ = 0;
+  size_t current_ = 0;           // the range the pass in progress is in
+  mm::AgingTotals pass_totals_;  // what the pass in progress found so far
+  PassResult last_pass_;
   mm::TrackingMode mode_ = mm::TrackingMode::kRwxStash;
   arch::EptCapabilities caps_;
 };

@@ -80,6 +80,21 @@ HypercallStatus TargetEpt::copy_log(uint64_t gpa, uint64_t size, uint64_t* copie
   return HypercallStatus::kOk;
 }
 
+uint32_t TargetEpt::timer_tick() {
+  // Entries per period: a slice short enough to keep the exit brief (about 4K entries, some
+  // microseconds on hardware), a pass completing over a few periods.
+  constexpr uint64_t kSliceBudget = 4096;
+  if (state->tracking) {
+    const auto step =
+        state->tracker.age_step(*state->context.memory, state->context.map.root, kSliceBudget);
+    if (step.ok())
+      flush_ept(*state, step.value().flush);
+    else
+      log::printf("track: periodic aging slice failed: %s", arch::error_name(step.error()));
+  }
+  return state->timer_ticks;
+}
+
 HypercallStatus TargetEpt::age(AgeCounts* counts) {
   if (!state->tracking)
     return HypercallStatus::kUnknownFunction;

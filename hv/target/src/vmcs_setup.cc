@@ -5,6 +5,7 @@
 #include "arch/target/registers.h"
 #include "arch/vmx_controls.h"
 #include "arch/vmx_cr_fixed.h"
+#include "hv/aging_period.h"
 #include "hv/guest_capture.h"
 #include "hv/guest_state_checker.h"
 #include "hv/target/launch_internal.h"
@@ -24,9 +25,14 @@ using arch::VmcsFieldNatural;
 
 constexpr uint64_t kEferLma = arch::bit(10);
 
-arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_guest) {
+arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_guest,
+                                          bool periodic_aging) {
   VmxControlsRequest request = agevisor_controls_request();
-  request.pin.optional = 0;  // the preemption timer waits for the aging scheduler
+  // Periodic aging needs the timer to keep counting across other exits: "save VMX-preemption
+  // timer value" on exit, or every exit would restart the period.
+  request.pin.optional = periodic_aging ? arch::pin_based::kPreemptionTimer : 0;
+  if (periodic_aging)
+    request.exit.optional |= arch::exit_ctls::kSavePreemptionTimer;
   request.exit.required |= arch::exit_ctls::kSaveDebugControls;
   request.entry.required |= arch::entry_ctls::kLoadDebugControls;
   if (long_mode_guest)
@@ -246,7 +252,22 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
   init_vcpu(v, r, l, eptp);
   v.ept = ept;
   GuestState g = TRY(capture_guest_state(l));
-  v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0));
+  v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0, r.period_ms != 0));
+  const AgingPeriod period =
+      aging_period(r.period_ms, r.tsc_hz, r.snapshot->misc().preemption_timer_rate());
+  const bool timer = (v.controls.pin & arch::pin_based::kPreemptionTimer) != 0 &&
+                     (v.controls.exit & arch::exit_ctls::kSavePreemptionTimer) != 0;
+  if (r.period_ms != 0 && (!timer || period.ticks == 0)) {
+    log::printf("track: periodic aging unavailable (%s): passes run only when asked",
+                !timer ? "no VMX-preemption timer with save-on-exit" : "TSC frequency unknown");
+    v.controls.pin &= ~arch::pin_based::kPreemptionTimer;
+    v.controls.exit &= ~arch::exit_ctls::kSavePreemptionTimer;
+  } else if (r.period_ms != 0) {
+    ept->timer_ticks = period.ticks;
+    log::printf("track: periodic aging every %lu ms%s (preemption timer %u ticks, TSC %lu MHz)",
+                period.effective_ms, period.clamped ? " (the longest the timer allows)" : "",
+                period.ticks, r.tsc_hz / 1'000'000);
+  }
   v.state.cpuid_policy = {v.controls.proc2, r.hide_hypervisor};
   MsrBitmap bitmap(reinterpret_cast<uint8_t*>(l.msr_bitmap));
   configure_msr_bitmap(bitmap, v.state.msr_policy);
@@ -270,6 +291,8 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
 
   VmcsWriter w;
   write_controls(w, v.controls, l, eptp);
+  if ((v.controls.pin & arch::pin_based::kPreemptionTimer) != 0)
+    w(VmcsField32::kPreemptionTimerValue, ept->timer_ticks);
   write_host_state(w, l, host_cr3, *r.snapshot);
   write_guest_state(w, g);
   write_cr_shadows(w, v, g.cr0, g.cr4 & ~arch::kCr4Vmxe);

@@ -317,6 +317,14 @@ ExitAction handle_ept_violation(V& vmcs, E& ept) {
   return result == EptFaultResult::kResolved ? ExitAction::kResume : ExitAction::kHalt;
 }
 
+// Periodic aging: the VMX-preemption timer expired. A slice of the aging pass runs (the
+// EPT service flushes what it aged) and the timer is loaded for the next period.
+template <VmcsAccess V, EptService E>
+ExitAction handle_preemption_timer(V& vmcs, E& ept) {
+  vmcs.write(arch::VmcsField32::kPreemptionTimerValue, ept.timer_tick());
+  return ExitAction::kResume;
+}
+
 template <VmcsAccess V, ExitCpu C, EptService E>
 ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r,
                     const arch::ExitReason& reason) {
@@ -334,6 +342,8 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
       return handle_wrmsr(vcpu, vmcs, cpu, ept, r);
     case R::kEptViolation:
       return handle_ept_violation(vmcs, ept);
+    case R::kPreemptionTimer:
+      return handle_preemption_timer(vmcs, ept);
     case R::kCrAccess:
       return handle_cr_access(vcpu, vmcs, cpu, r);
     case R::kInvd:

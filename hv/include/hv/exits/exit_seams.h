@@ -58,6 +58,9 @@ concept EptService = requires(T& e, uint64_t u64) {
     } -> std::same_as<HypercallStatus>;
   // The log hypercall: the newest log lines copied to guest-physical `gpa`.
   { e.copy_log(u64, u64, static_cast<uint64_t*>(nullptr)) } -> std::same_as<HypercallStatus>;
+  // The VMX-preemption timer expired: run a slice of the aging pass (and its flush); returns
+  // the timer value for the next period.
+  { e.timer_tick() } -> std::same_as<uint32_t>;
   // The frame_ages hypercall: idle ages of `frames` frames from `first`, written to `gpa`.
   {
     e.copy_frame_ages(u64, u64, u64, static_cast<uint64_t*>(nullptr))

@@ -1,17 +1,18 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report | hostile | log]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
 // touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
 // `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
 // checks that agevisor's data never shows and its memory is never written; `log`: prints
-// agevisor's log ring (the log hypercall).
+// agevisor's log ring (the log hypercall); `ebs`: exits boot services, overwrites all the
+// memory an OS may reuse and checks agevisor survived (never returns).
 #pragma once
 
 #include <cstdint>
 
 namespace agectl {
 
-enum class Mode { kRounds, kReport, kHostile, kLog };
+enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices };
 
 struct Args {
   unsigned rounds = 3;
@@ -61,8 +62,10 @@ constexpr Mode mode_word(const char* s, const char** rest) {
     const char* text;
     Mode mode;
   };
-  constexpr Word kWords[] = {
-      {"report", Mode::kReport}, {"hostile", Mode::kHostile}, {"log", Mode::kLog}};
+  constexpr Word kWords[] = {{"report", Mode::kReport},
+                             {"hostile", Mode::kHostile},
+                             {"log", Mode::kLog},
+                             {"ebs", Mode::kExitBootServices}};
   for (const Word& w : kWords) {
     if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
       return w.mode;
@@ -100,14 +103,14 @@ constexpr ArgsResult parse_args(const char* text) {
       result.args.mib = value;
     } else if (const Mode m = mode_word(p, &rest); m != Mode::kRounds) {
       if (result.args.mode != Mode::kRounds) {
-        result.error = "report, hostile and log cannot be combined";
+        result.error = "report, hostile, log and ebs cannot be combined";
         return result;
       }
       result.args.mode = m;
       p = rest;
     } else {
       result.error =
-          "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report | hostile | log])";
+          "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs])";
       return result;
     }
   }

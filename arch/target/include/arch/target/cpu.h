@@ -8,6 +8,13 @@
 
 namespace arch::target {
 
+inline uint64_t rdtsc() {
+  uint32_t lo = 0;
+  uint32_t hi = 0;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
 inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf) {
   CpuidResult r;
   asm volatile("cpuid"

@@ -33,6 +33,8 @@ struct LaunchRequest {
   const mm::MemoryRange* ranges = nullptr;
   size_t range_count = 0;
   uint64_t pool_pages = 0;  // EPT tables and tracking metadata (mm::pool_pages_needed)
+  uint32_t period_ms = 0;   // periodic aging (0: off)
+  uint64_t tsc_hz = 0;      // measured at start-up, for the preemption-timer period
   HypervisorRegion region;
 };
 

@@ -22,6 +22,7 @@ struct EptState {
   // Aging passes and the working set over guest RAM (idle ages in pool metadata).
   Tracker<HostPool> tracker;
   bool tracking = false;
+  uint32_t timer_ticks = 0;  // preemption-timer value of one aging period (0: no periodic aging)
 };
 
 // Sets up the tracker over the RAM ranges of the memory map, its idle ages taken from the
@@ -38,6 +39,7 @@ struct TargetEpt {
   EptFaultResult resolve_violation(uint64_t gpa, uint64_t qualification);
   bool mtrrs_written();
   HypercallStatus copy_log(uint64_t gpa, uint64_t size, uint64_t* copied);
+  uint32_t timer_tick();
   HypercallStatus age(AgeCounts* counts);
   HypercallStatus copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written);
   HypercallStatus copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first, uint64_t* written);
