@@ -1,6 +1,6 @@
 // A per-vCPU TLB model for one EPT context. Each simulated CPU caches the translation (the
-// permissions, and in A/D mode whether D was set) of every page it used and keeps using it
-// without reading the entry again, until a FlushRequest returned by mm/ is applied. So an
+// permissions, the memory type, and in A/D mode whether D was set) of every page it used and keeps
+// using it without reading the entry again, until a FlushRequest returned by mm/ is applied. So an
 // mm/ change that needs an INVEPT but did not ask for one shows up as an access the entry
 // never saw. What the model follows [SDM 3C "Caching Translation Information"]:
 //  - no translation is cached from a non-present entry or for an access that faulted;
@@ -57,6 +57,18 @@ class TlbModel {
   }
 
   bool cached(size_t cpu, uint64_t page) const { return cpus_.at(cpu).count(page) != 0; }
+
+  // Whether `cpu`'s cached translation of `page` (if any) is what `current`, the entry that
+  // translates it now, would give: the same permissions and memory type. A CPU whose cached
+  // translation differs keeps using the stale one until a flush: the change needed it.
+  bool cached_matches(size_t cpu, uint64_t page, arch::EptEntry current) const {
+    const auto& cache = cpus_.at(cpu);
+    const auto it = cache.find(page);
+    if (it == cache.end())
+      return true;
+    return it->second.rwx == current.rwx() && it->second.memory_type == current.memory_type() &&
+           it->second.ignore_pat == current.ignore_pat();
+  }
   unsigned hits() const { return hits_; }
   unsigned violations() const { return violations_; }
   unsigned flushes() const { return flushes_; }
@@ -65,6 +77,8 @@ class TlbModel {
   struct Cached {
     uint64_t rwx = 0;
     bool dirty = false;
+    uint64_t memory_type = 0;
+    bool ignore_pat = false;
   };
 
   Access walk(std::map<uint64_t, Cached>& cache, uint64_t page, uint64_t& slot, AccessSet set) {
@@ -84,7 +98,8 @@ class TlbModel {
       }
       // The processor's locked update of A/D, only while the entry is what it walked.
       if (next == seen || live.compare_exchange_strong(seen, next)) {
-        cache[page] = Cached{e.rwx(), arch::EptEntry(next).dirty()};
+        cache[page] =
+            Cached{e.rwx(), arch::EptEntry(next).dirty(), e.memory_type(), e.ignore_pat()};
         return Access::kFilled;
       }
     }

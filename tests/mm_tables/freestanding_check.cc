@@ -3,6 +3,7 @@
 #include "mm/alias_map.h"
 #include "mm/ept_walk.h"
 #include "mm/identity_map.h"
+#include "mm/install_leaf.h"
 #include "mm/live_split.h"
 #include "mm/mtrr.h"
 #include "mm/on_demand.h"

@@ -32,6 +32,7 @@ TEST(AgectlArgs, ParsesHostile) {
   EXPECT_EQ(r.args.mode, agectl::Mode::kHostile);
   EXPECT_EQ(parse_args("log").args.mode, agectl::Mode::kLog);
   EXPECT_EQ(parse_args("ebs").args.mode, agectl::Mode::kExitBootServices);
+  EXPECT_EQ(parse_args("bench mib=16").args.mode, agectl::Mode::kBench);
 }
 
 TEST(AgectlArgs, RefusesBadValuesAndUnknownWords) {

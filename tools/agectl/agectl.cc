@@ -152,6 +152,34 @@ bool print_working_set(hv::WorkingSetReport* report) {
   return true;
 }
 
+// The firmware memory map in a buffer of our own, re-readable without allocating (as
+// ExitBootServices needs: its key must come from the last read).
+struct MemoryMap {
+  EFI_MEMORY_DESCRIPTOR* buffer = nullptr;
+  UINTN capacity = 0;
+  UINTN size = 0;
+  UINTN key = 0;
+  UINTN descriptor_size = 0;
+  UINT32 version = 0;
+
+  // Room for the current map and `slack` more descriptors (allocating changes the map).
+  bool allocate(EFI_BOOT_SERVICES* bs, UINTN slack) {
+    UINTN needed = 0;
+    (void)bs->GetMemoryMap(&needed, nullptr, &key, &descriptor_size, &version);
+    capacity = needed + slack * descriptor_size;
+    return !EFI_ERROR(bs->AllocatePool(EfiLoaderData, capacity, reinterpret_cast<void**>(&buffer)));
+  }
+  bool read(EFI_BOOT_SERVICES* bs) {
+    size = capacity;
+    return !EFI_ERROR(bs->GetMemoryMap(&size, buffer, &key, &descriptor_size, &version));
+  }
+  size_t count() const { return descriptor_size == 0 ? 0 : size / descriptor_size; }
+  const EFI_MEMORY_DESCRIPTOR& operator[](size_t i) const {
+    return *reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(buffer) +
+                                                           i * descriptor_size);
+  }
+};
+
 // Whether the page at `page` holds `needle` anywhere.
 bool page_contains(const volatile uint8_t* page, const char* needle, size_t length) {
   for (size_t i = 0; i + length <= 4096; ++i) {
@@ -179,19 +207,13 @@ bool page_is_zero(const volatile uint64_t* page) {
 // agevisor's memory. Firmware pages it writes get their zero back at once.
 EFI_STATUS hostile() {
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
-  UINTN map_size = 0;
-  UINTN key = 0;
-  UINTN desc_size = 0;
-  UINT32 desc_version = 0;
-  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
-  map_size += 8 * desc_size;
-  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  MemoryMap map;
   uint64_t* zero_pages = nullptr;
   constexpr size_t kMaxZeroPages = 8192;
-  if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, map_size, reinterpret_cast<void**>(&map))) ||
+  if (!map.allocate(bs, 8) ||
       EFI_ERROR(bs->AllocatePool(EfiBootServicesData, kMaxZeroPages * sizeof(uint64_t),
                                  reinterpret_cast<void**>(&zero_pages))) ||
-      EFI_ERROR(bs->GetMemoryMap(&map_size, map, &key, &desc_size, &desc_version))) {
+      !map.read(bs)) {
     say("agectl: hostile: cannot read the memory map");
     return EFI_OUT_OF_RESOURCES;
   }
@@ -206,9 +228,8 @@ EFI_STATUS hostile() {
   uint64_t ranges = 0;
   uint64_t seen = 0;
   size_t zeros = 0;
-  for (UINTN offset = 0; offset < map_size; offset += desc_size) {
-    const auto* d =
-        reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+  for (size_t i = 0; i < map.count(); ++i) {
+    const EFI_MEMORY_DESCRIPTOR* d = &map[i];
     if (d->Type != EfiRuntimeServicesCode && d->Type != EfiRuntimeServicesData)
       continue;
     ++ranges;
@@ -264,7 +285,7 @@ EFI_STATUS hostile() {
         version.rbx, counts.tracked_pages);
   }
   bs->FreePool(zero_pages);
-  bs->FreePool(map);
+  bs->FreePool(map.buffer);
   if (failures != 0)
     return EFI_ABORTED;
   say("agectl: hostile: done");
@@ -337,16 +358,10 @@ struct DescriptorTable {
 [[noreturn]] void exit_boot_services_and_check(EFI_HANDLE image) {
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   agectl::PageSet* keep = nullptr;
-  UINTN map_size = 0;
-  UINTN key = 0;
-  UINTN desc_size = 0;
-  UINT32 desc_version = 0;
-  (void)bs->GetMemoryMap(&map_size, nullptr, &key, &desc_size, &desc_version);
-  map_size += 16 * desc_size;
-  EFI_MEMORY_DESCRIPTOR* map = nullptr;
+  MemoryMap map;
   if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, sizeof(agectl::PageSet),
                                  reinterpret_cast<void**>(&keep))) ||
-      EFI_ERROR(bs->AllocatePool(EfiLoaderData, map_size, reinterpret_cast<void**>(&map)))) {
+      !map.allocate(bs, 16)) {
     say("agectl: ebs: out of memory");
     halt_forever();
   }
@@ -401,13 +416,11 @@ struct DescriptorTable {
   const auto code = reinterpret_cast<uint64_t>(&exit_boot_services_and_check);
   EFI_STATUS status = EFI_LOAD_ERROR;
   for (int attempt = 0; attempt < 2 && EFI_ERROR(status); ++attempt) {
-    UINTN size = map_size;
-    if (EFI_ERROR(bs->GetMemoryMap(&size, map, &key, &desc_size, &desc_version)))
+    if (!map.read(bs))
       continue;
     count = 0;
-    for (UINTN offset = 0; offset < size && count < kMaxRanges; offset += desc_size) {
-      const auto* d =
-          reinterpret_cast<const EFI_MEMORY_DESCRIPTOR*>(reinterpret_cast<uint8_t*>(map) + offset);
+    for (size_t i = 0; i < map.count() && count < kMaxRanges; ++i) {
+      const EFI_MEMORY_DESCRIPTOR* d = &map[i];
       if (!os_may_reuse(d->Type))
         continue;
       const uint64_t end = d->PhysicalStart + d->NumberOfPages * 4096;
@@ -415,7 +428,7 @@ struct DescriptorTable {
           (rsp >= d->PhysicalStart && rsp < end) || (code >= d->PhysicalStart && code < end);
       ranges[count++] = Range{d->PhysicalStart, d->NumberOfPages, ours};
     }
-    status = bs->ExitBootServices(image, key);
+    status = bs->ExitBootServices(image, map.key);
   }
   if (EFI_ERROR(status)) {
     say("agectl: FAIL: ebs: ExitBootServices failed: %#lx", status);
@@ -487,6 +500,88 @@ struct DescriptorTable {
   halt_forever();
 }
 
+uint64_t rdtsc() {
+  uint32_t lo = 0;
+  uint32_t hi = 0;
+  asm volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+// "12.34" for value / divisor with two decimals.
+void ratio_text(uint64_t value, uint64_t divisor, char* out, size_t size) {
+  if (divisor == 0) {
+    arch::format(out, size, "n/a");
+    return;
+  }
+  const uint64_t hundredths = value * 100 / divisor;
+  arch::format(out, size, "%lu.%02lu", hundredths / 100, hundredths % 100);
+}
+
+// Cycle ratios of agevisor's paths, measured from the guest with the TSC (under Bochs the
+// TSC counts emulated instructions, so the figures repeat from run to run). Baselines are
+// measured in the same run: a minimal exit (CPUID, which always exits), and the same
+// stores without a fault.
+EFI_STATUS bench(const agectl::Args& args) {
+  constexpr unsigned kExits = 1000;
+  uint64_t t = rdtsc();
+  for (unsigned i = 0; i < kExits; ++i)
+    (void)cpuid(0);
+  const uint64_t cpuid_cycles = (rdtsc() - t) / kExits;
+  t = rdtsc();
+  for (unsigned i = 0; i < kExits; ++i)
+    (void)vmcall(hv::Hypercall::kVersion);
+  const uint64_t vmcall_cycles = (rdtsc() - t) / kExits;
+
+  const uint64_t bytes = uint64_t{args.mib} << 20;
+  EFI_PHYSICAL_ADDRESS raw = 0;
+  if (EFI_ERROR(g_system->BootServices->AllocatePages(AllocateAnyPages, EfiBootServicesData,
+                                                      (bytes + (2u << 20)) / 4096, &raw))) {
+    say("agectl: cannot allocate %u MiB", args.mib);
+    return EFI_OUT_OF_RESOURCES;
+  }
+  const uint64_t base = (raw + (2u << 20) - 1) & ~uint64_t{(2u << 20) - 1};
+  auto* volatile buffer = reinterpret_cast<volatile uint8_t*>(base);
+  const uint64_t pages = bytes / 4096;
+  for (uint64_t p = 0; p < pages; ++p)  // mapped, present and dirty before we start
+    buffer[p * 4096] = 1;
+
+  hv::AgeCounts counts;
+  t = rdtsc();
+  if (!age("bench", &counts))
+    return EFI_UNSUPPORTED;
+  const uint64_t pass_cycles = rdtsc() - t;
+  // First store to every page after the pass: in rwx-stash mode the first store to each leaf
+  // takes an EPT violation and the lockless restore; in accessed-bit mode none does.
+  t = rdtsc();
+  for (uint64_t p = 0; p < pages; ++p)
+    buffer[p * 4096] = 2;
+  const uint64_t tracked_cycles = rdtsc() - t;
+  t = rdtsc();
+  for (uint64_t p = 0; p < pages; ++p)
+    buffer[p * 4096] = 3;
+  const uint64_t plain_cycles = rdtsc() - t;
+  const uint64_t leaves = bytes >> 21;  // agevisor maps RAM with leaves of at most 2 MiB
+  const uint64_t fault_cycles =
+      tracked_cycles > plain_cycles ? (tracked_cycles - plain_cycles) / leaves : 0;
+
+  char a[16];
+  char b[16];
+  say("agectl: bench: CPUID exit %lu cycles, VMCALL version %lu cycles (%u each)", cpuid_cycles,
+      vmcall_cycles, kExits);
+  ratio_text(fault_cycles, cpuid_cycles, a, sizeof(a));
+  say("agectl: bench: first store to an aged 2 MiB leaf: %lu cycles more than a plain store "
+      "= %s CPUID exits (%lu leaves)",
+      fault_cycles, a, leaves);
+  ratio_text(pass_cycles, counts.tracked_pages, a, sizeof(a));
+  ratio_text(pass_cycles, cpuid_cycles * 1000, b, sizeof(b));
+  say("agectl: bench: aging pass over %lu MiB of RAM: %lu cycles = %s cycles per 4 KiB page = "
+      "%s thousand CPUID exits",
+      counts.tracked_pages / 256, pass_cycles, a, b);
+  g_system->BootServices->FreePages(raw, (bytes + (2u << 20)) / 4096);
+  say("agectl: bench: done");
+  return EFI_SUCCESS;
+}
+
 EFI_STATUS run(const agectl::Args& args) {
   const Regs version = vmcall(hv::Hypercall::kVersion);
   say("agectl: agevisor hypercall ABI version %lu", version.rbx);
@@ -496,6 +591,8 @@ EFI_STATUS run(const agectl::Args& args) {
     return print_log();
   if (args.mode == agectl::Mode::kExitBootServices)
     exit_boot_services_and_check(g_image);
+  if (args.mode == agectl::Mode::kBench)
+    return bench(args);
 
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   hv::WorkingSetReport* report = nullptr;

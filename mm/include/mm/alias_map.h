@@ -12,6 +12,7 @@
 #include "mm/entry_check.h"
 #include "mm/ept_sw_bits.h"
 #include "mm/ept_walk.h"
+#include "mm/install_leaf.h"
 #include "mm/live_aging.h"
 #include "mm/live_entry.h"
 #include "mm/live_split.h"
@@ -48,27 +49,8 @@ arch::Result<bool> map_alias_page(Memory& memory, arch::Hpa root, arch::Gpa gpa,
     const EptWalk w = TRY(walk(memory, root, gpa));
     if (is_mapped(w.entry))
       return false;
-    arch::EptEntry link = leaf;
-    arch::Hpa built[3];
-    unsigned count = 0;
-    for (unsigned l = static_cast<unsigned>(arch::EptLevel::kPte) + 1;
-         l <= static_cast<unsigned>(w.level); ++l) {
-      arch::Result<arch::Hpa> table = memory.allocate_table();
-      if (!table.ok()) {
-        for (unsigned i = 0; i < count; ++i)
-          split_detail::release_unpublished(memory, built[i]);
-        return table.error();
-      }
-      built[count++] = table.value();
-      const auto child = static_cast<arch::EptLevel>(l - 1);
-      memory.table(table.value())[ept_index(gpa, child)] = link.raw();
-      link = table_link(table.value(), caps);
-    }
-    arch::EptEntry expected = w.entry;
-    if (LiveEntry(memory.table(w.table)[w.index]).compare_exchange(expected, link))
+    if (TRY(install_leaf_below(memory, w, gpa, arch::EptLevel::kPte, leaf, caps)))
       return true;
-    for (unsigned i = 0; i < count; ++i)
-      split_detail::release_unpublished(memory, built[i]);
   }
   return arch::Error::kRetryLimit;
 }

@@ -22,6 +22,7 @@
 #include "mm/ept_sw_bits.h"
 #include "mm/ept_walk.h"
 #include "mm/identity_map.h"
+#include "mm/install_leaf.h"
 #include "mm/live_entry.h"
 #include "mm/live_split.h"
 #include "mm/mtrr.h"
@@ -84,28 +85,8 @@ arch::Result<OnDemandReport> map_on_demand(Memory& memory, const IdentityMap& ma
         gpa, level,
         mtrrs.type_of(gpa.page_base(arch::ept_level_span(level)), arch::ept_level_span(level)).type,
         caps);
-    // Build bottom-up: the tables between the stopping entry and the leaf, unpublished.
-    arch::EptEntry link = leaf;
-    arch::Hpa built[3];
-    unsigned count = 0;
-    for (unsigned l = static_cast<unsigned>(level) + 1; l < static_cast<unsigned>(w.level) + 1;
-         ++l) {
-      arch::Result<arch::Hpa> table = memory.allocate_table();
-      if (!table.ok()) {
-        for (unsigned i = 0; i < count; ++i)
-          split_detail::release_unpublished(memory, built[i]);
-        return table.error();
-      }
-      built[count++] = table.value();
-      const auto child = static_cast<arch::EptLevel>(l - 1);
-      memory.table(table.value())[ept_index(gpa, child)] = link.raw();
-      link = table_link(table.value(), caps);
-    }
-    arch::EptEntry expected = w.entry;
-    if (LiveEntry(memory.table(w.table)[w.index]).compare_exchange(expected, link))
+    if (TRY(install_leaf_below(memory, w, gpa, level, leaf, caps)))
       return OnDemandReport{true, level, leaf};
-    for (unsigned i = 0; i < count; ++i)
-      split_detail::release_unpublished(memory, built[i]);
   }
   return arch::Error::kRetryLimit;
 }

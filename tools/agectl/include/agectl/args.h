@@ -1,18 +1,19 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
 // touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
 // `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
 // checks that agevisor's data never shows and its memory is never written; `log`: prints
 // agevisor's log ring (the log hypercall); `ebs`: exits boot services, overwrites all the
-// memory an OS may reuse and checks agevisor survived (never returns).
+// memory an OS may reuse and checks agevisor survived (never returns); `bench`: cycle
+// ratios of agevisor's paths measured from the guest (exits, tracking faults, passes).
 #pragma once
 
 #include <cstdint>
 
 namespace agectl {
 
-enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices };
+enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices, kBench };
 
 struct Args {
   unsigned rounds = 3;
@@ -65,7 +66,8 @@ constexpr Mode mode_word(const char* s, const char** rest) {
   constexpr Word kWords[] = {{"report", Mode::kReport},
                              {"hostile", Mode::kHostile},
                              {"log", Mode::kLog},
-                             {"ebs", Mode::kExitBootServices}};
+                             {"ebs", Mode::kExitBootServices},
+                             {"bench", Mode::kBench}};
   for (const Word& w : kWords) {
     if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
       return w.mode;
@@ -103,14 +105,15 @@ constexpr ArgsResult parse_args(const char* text) {
       result.args.mib = value;
     } else if (const Mode m = mode_word(p, &rest); m != Mode::kRounds) {
       if (result.args.mode != Mode::kRounds) {
-        result.error = "report, hostile, log and ebs cannot be combined";
+        result.error = "report, hostile, log, ebs and bench cannot be combined";
         return result;
       }
       result.args.mode = m;
       p = rest;
     } else {
       result.error =
-          "unknown argument (usage: agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs])";
+          "unknown argument (usage: agectl.efi [rounds=N] [mib=N] "
+          "[report | hostile | log | ebs | bench])";
       return result;
     }
   }
