@@ -225,6 +225,8 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
     bs->FreePages(region.base, region.count);
     return status;
   }
+  hv::log::printf("boot: image copy %#lx + %lu pages (runtime services code)", copy.base,
+                  copy.count);
 
   const hv::FirmwareRange hypervisor[] = {{region.base, region.count, 0},
                                           {copy.base, copy.count, 0}};

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""The harness must never leave an emulator behind: after a timeout, and after the harness
-itself is told to stop (SIGTERM, as CTest or a CI runner would), no process whose command
-line names the run's work dir may survive.
+"""The harness must never leave an emulator behind: after a timeout, after the harness
+itself is told to stop (SIGTERM, as CTest or a CI runner would), and after a run that
+--until ended while the emulator was still running (on its text: a pass; on a --reject
+text: a failure well before the timeout), no process whose command line names the run's
+work dir may survive.
 
 Usage: harness_cleanup_test.py --harness tools/harness.py --efi agevisor.efi --workdir DIR
-       --emulator bochs|qemu --how timeout|sigterm        (exit 0 pass, 1 fail, 77 skip)
+       --emulator bochs|qemu --how timeout|sigterm|until|until_reject
+       (exit 0 pass, 1 fail, 77 skip)
 """
 import argparse
 import os
@@ -51,6 +54,31 @@ def main():
         if result.returncode != 1 or "timed out" not in result.stdout:
             print(f"FAIL: expected a timeout failure (exit 1), got {result.returncode}")
             return 1
+    elif args.how in ("until", "until_reject"):
+        # The sentinel comes whether agevisor runs (Bochs) or refuses (QEMU); the shell then
+        # idles at its prompt, so only the harness can end the emulator.
+        sentinel = "agevisor-e2e: agevisor returned"
+        extra = (["--until", sentinel] if args.how == "until" else
+                 ["--until", "a line nobody prints", "--reject", sentinel])
+        start = time.monotonic()
+        result = subprocess.run(command + ["--timeout", "150"] + extra, capture_output=True,
+                                text=True)
+        elapsed = time.monotonic() - start
+        print(result.stdout + result.stderr)
+        if result.returncode == 77:
+            return 77
+        if args.how == "until" and (result.returncode != 0 or
+                                    f"PASSED: boot to '{sentinel}'" not in result.stdout):
+            print(f"FAIL: expected --until to end the run as passed, got {result.returncode}")
+            return 1
+        if args.how == "until_reject":
+            if result.returncode != 1 or "stopped early on forbidden text" not in result.stdout:
+                print(f"FAIL: expected an early failure on the --reject text, got "
+                      f"{result.returncode}")
+                return 1
+            if elapsed > 140:
+                print(f"FAIL: the run took {elapsed:.0f} s: it waited for the timeout")
+                return 1
     else:
         harness = subprocess.Popen(command + ["--timeout", "120"], stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
