@@ -11,6 +11,7 @@ Usage: harness_cleanup_test.py --harness tools/harness.py --efi agevisor.efi --w
 """
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,10 @@ def survivors(workdir):
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if workdir in cmdline and "harness_cleanup_test" not in cmdline and state != "Z":
+        # The work dir as a whole path component: "..._after_until" is a prefix of
+        # "..._after_until_reject", whose processes may be running beside us.
+        mine = re.search(re.escape(workdir) + r"(/|\s|$)", cmdline) is not None
+        if mine and "harness_cleanup_test" not in cmdline and state != "Z":
             found.append(f"{entry}: {cmdline.strip()}")
     return found
 
