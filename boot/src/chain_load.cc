@@ -108,6 +108,40 @@ void boot_variable_name(uint16_t number, CHAR16* out) {
   out[8] = 0;
 }
 
+// A pool allocation freed when it goes out of scope.
+struct PoolBuffer {
+  EFI_BOOT_SERVICES* bs;
+  void* data = nullptr;
+  PoolBuffer(EFI_BOOT_SERVICES* services, UINTN size) : bs(services) {
+    if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, size, &data)))
+      data = nullptr;
+  }
+  ~PoolBuffer() {
+    if (data != nullptr)
+      bs->FreePool(data);
+  }
+  PoolBuffer(const PoolBuffer&) = delete;
+  PoolBuffer& operator=(const PoolBuffer&) = delete;
+};
+
+// Starts a loaded image as agevisor's guest with `options` as its load options: the boot
+// manager's watchdog is re-armed for it, as for any boot option, and off again if it
+// returns. Returns its exit status.
+EFI_STATUS start_as_guest(EFI_BOOT_SERVICES* bs, EFI_HANDLE child, void* options,
+                          UINT32 options_bytes) {
+  EFI_GUID loaded_guid = LOADED_IMAGE_PROTOCOL;
+  EFI_LOADED_IMAGE* loaded = nullptr;
+  if (options != nullptr &&
+      !EFI_ERROR(bs->HandleProtocol(child, &loaded_guid, reinterpret_cast<void**>(&loaded)))) {
+    loaded->LoadOptions = options;
+    loaded->LoadOptionsSize = options_bytes;
+  }
+  (void)bs->SetWatchdogTimer(kWatchdogSeconds, 0, 0, nullptr);
+  const EFI_STATUS status = bs->StartImage(child, nullptr, nullptr);
+  (void)bs->SetWatchdogTimer(0, 0, 0, nullptr);
+  return status;
+}
+
 bool same_text(const char* a, const char* b) {
   while (*a != '\0' && *a == *b) {
     ++a;
@@ -135,11 +169,12 @@ EFI_STATUS chain_next_boot_entry(EFI_HANDLE agevisor_image, EFI_SYSTEM_TABLE* st
                      whole_path_size(self->FilePath), own, sizeof(own));
 
   static constexpr UINTN kOptionMax = 4096;
-  uint8_t* option = nullptr;
-  uint16_t* order = nullptr;
-  if (EFI_ERROR(bs->AllocatePool(EfiLoaderData, kOptionMax, reinterpret_cast<void**>(&option))) ||
-      EFI_ERROR(bs->AllocatePool(EfiLoaderData, kOptionMax, reinterpret_cast<void**>(&order))))
+  PoolBuffer option_buffer(bs, kOptionMax);
+  PoolBuffer order_buffer(bs, kOptionMax);
+  if (option_buffer.data == nullptr || order_buffer.data == nullptr)
     return EFI_OUT_OF_RESOURCES;
+  auto* option = static_cast<uint8_t*>(option_buffer.data);
+  auto* order = static_cast<uint16_t*>(order_buffer.data);
   CHAR16 name[9];
   boot_variable_name(current, name);
   const UINTN current_size = read_global(st, reinterpret_cast<wchar_t*>(name), option, kOptionMax);
@@ -152,18 +187,13 @@ EFI_STATUS chain_next_boot_entry(EFI_HANDLE agevisor_image, EFI_SYSTEM_TABLE* st
   const bool ours =
       current_size != 0 &&
       (same_text(listed, own) || (listed[0] == '\0' && same_text(own, "\\efi\\boot\\bootx64.efi")));
-  if (!ours) {
-    bs->FreePool(option);
-    bs->FreePool(order);
+  if (!ours)
     return EFI_SUCCESS;
-  }
   const UINTN order_size = read_global(st, L"BootOrder", order, kOptionMax);
   const int next = hv::next_boot_entry(order, order_size / sizeof(uint16_t), current);
   if (next < 0) {
     hv::log::printf("agevisor: started as Boot%04X, the last entry of BootOrder: nothing to start",
                     current);
-    bs->FreePool(option);
-    bs->FreePool(order);
     return EFI_SUCCESS;
   }
   const uint16_t number = order[next];
@@ -171,8 +201,6 @@ EFI_STATUS chain_next_boot_entry(EFI_HANDLE agevisor_image, EFI_SYSTEM_TABLE* st
   const UINTN size = read_global(st, reinterpret_cast<wchar_t*>(name), option, kOptionMax);
   if (size == 0 || !hv::parse_load_option(option, size, &view)) {
     hv::log::printf("agevisor: Boot%04X (next in BootOrder) is missing or malformed", number);
-    bs->FreePool(option);
-    bs->FreePool(order);
     return EFI_NOT_FOUND;
   }
   *started = true;
@@ -183,25 +211,15 @@ EFI_STATUS chain_next_boot_entry(EFI_HANDLE agevisor_image, EFI_SYSTEM_TABLE* st
   if (EFI_ERROR(status)) {
     hv::log::printf("agevisor: cannot load Boot%04X (next in BootOrder): status %#lx", number,
                     status);
-    bs->FreePool(option);
-    bs->FreePool(order);
     return status;
-  }
-  EFI_LOADED_IMAGE* loaded = nullptr;
-  if (!EFI_ERROR(bs->HandleProtocol(child, &loaded_guid, reinterpret_cast<void**>(&loaded)))) {
-    loaded->LoadOptions = const_cast<uint8_t*>(view.optional_data);
-    loaded->LoadOptionsSize = static_cast<UINT32>(view.optional_data_bytes);
   }
   hv::log::printf(
       "agevisor: started as Boot%04X, starting Boot%04X (next in BootOrder) as the "
       "guest (watchdog re-armed: %lu s)",
       current, number, static_cast<unsigned long>(kWatchdogSeconds));
-  (void)bs->SetWatchdogTimer(kWatchdogSeconds, 0, 0, nullptr);
-  status = bs->StartImage(child, nullptr, nullptr);
-  (void)bs->SetWatchdogTimer(0, 0, 0, nullptr);
+  status = start_as_guest(bs, child, const_cast<uint8_t*>(view.optional_data),
+                          static_cast<UINT32>(view.optional_data_bytes));
   hv::log::printf("agevisor: Boot%04X returned %#lx", number, status);
-  bs->FreePool(option);
-  bs->FreePool(order);
   return status;
 }
 
@@ -236,20 +254,12 @@ EFI_STATUS chain_load(EFI_HANDLE agevisor_image, EFI_SYSTEM_TABLE* system_table,
                     status);
     return status;
   }
-  EFI_LOADED_IMAGE* loaded = nullptr;
   UINT32 options_bytes = 0;
   CHAR16* text = command_line(bs, path, path_length, options, &options_bytes);
-  if (text != nullptr &&
-      !EFI_ERROR(bs->HandleProtocol(child, &loaded_guid, reinterpret_cast<void**>(&loaded)))) {
-    loaded->LoadOptions = text;
-    loaded->LoadOptionsSize = options_bytes;
-  }
   hv::log::printf("agevisor: starting %.*s as the guest (watchdog re-armed: %lu s)",
                   static_cast<int>(path_length), path,
                   static_cast<unsigned long>(kWatchdogSeconds));
-  (void)bs->SetWatchdogTimer(kWatchdogSeconds, 0, 0, nullptr);
-  status = bs->StartImage(child, nullptr, nullptr);
-  (void)bs->SetWatchdogTimer(0, 0, 0, nullptr);
+  status = start_as_guest(bs, child, text, options_bytes);
   hv::log::printf("agevisor: %.*s returned %#lx", static_cast<int>(path_length), path, status);
   if (text != nullptr)
     bs->FreePool(text);
