@@ -9,6 +9,12 @@ void set_status(HypercallRegisters& regs, HypercallStatus status) {
   regs.rax = static_cast<uint64_t>(status);
 }
 
+// A copy service's answer: the count in RBX when it succeeded, 0 otherwise.
+void answer_copy(HypercallRegisters& regs, HypercallStatus status, uint64_t count) {
+  regs.rbx = status == HypercallStatus::kOk ? count : 0;
+  set_status(regs, status);
+}
+
 }  // namespace
 
 void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context) {
@@ -35,9 +41,8 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
       }
       uint64_t copied = 0;
       const HypercallStatus status =
-          context.copy_log(context.copy_log_self, regs.rbx, regs.rcx, &copied);
-      regs.rbx = status == HypercallStatus::kOk ? copied : 0;
-      set_status(regs, status);
+          context.copy_log(context.services, regs.rbx, regs.rcx, &copied);
+      answer_copy(regs, status, copied);
       return;
     }
     case Hypercall::kAge: {
@@ -46,7 +51,7 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
         return;
       }
       AgeCounts counts;
-      const HypercallStatus status = context.age(context.tracker_self, &counts);
+      const HypercallStatus status = context.age(context.services, &counts);
       if (status == HypercallStatus::kOk) {
         regs.rbx = counts.accessed_pages;
         regs.rcx = counts.tracked_pages;
@@ -66,9 +71,8 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
       }
       uint64_t written = 0;
       const HypercallStatus status =
-          context.copy_working_set(context.tracker_self, regs.rbx, regs.rcx, &written);
-      regs.rbx = status == HypercallStatus::kOk ? written : 0;
-      set_status(regs, status);
+          context.copy_working_set(context.services, regs.rbx, regs.rcx, &written);
+      answer_copy(regs, status, written);
       return;
     }
     case Hypercall::kFrameAges: {
@@ -82,9 +86,8 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
       }
       uint64_t written = 0;
       const HypercallStatus status =
-          context.copy_frame_ages(context.tracker_self, regs.rbx, regs.rcx, regs.rdx, &written);
-      regs.rbx = status == HypercallStatus::kOk ? written : 0;
-      set_status(regs, status);
+          context.copy_frame_ages(context.services, regs.rbx, regs.rcx, regs.rdx, &written);
+      answer_copy(regs, status, written);
       return;
     }
   }

@@ -71,7 +71,7 @@ TEST(Hypercall, LogCopiesThroughTheContextAndPassesRefusalsOn) {
   FakeLog log;
   HypercallContext context;
   context.copy_log = &FakeLog::copy;
-  context.copy_log_self = &log;
+  context.services = &log;
   auto regs = call(Hypercall::kLog, 0x1000, 4096);
   hv::handle_hypercall(regs, context);
   EXPECT_EQ(regs.rax, 0u);
@@ -127,7 +127,7 @@ struct FakeTracker {
     c.copy_frame_ages = &FakeTracker::ages;
     c.age = &FakeTracker::age;
     c.copy_working_set = &FakeTracker::copy;
-    c.tracker_self = this;
+    c.services = this;
     return c;
   }
 };

@@ -19,19 +19,20 @@ struct HypercallContext {
   unsigned guest_cpl = 0;
   uint32_t apic_id = 0;
   uint64_t exit_count = 0;
+  // The services below get `services` as their `self`; each is null when not wired up (the
+  // function then answers kUnknownFunction).
+  void* services = nullptr;
   // Copies up to `size` bytes of the log ring to guest-physical `gpa`; returns the bytes
-  // copied, or a status when the buffer is refused. Null when logging is not wired up.
+  // copied, or a status when the buffer is refused.
   HypercallStatus (*copy_log)(void* self, uint64_t gpa, uint64_t size, uint64_t* copied) = nullptr;
-  void* copy_log_self = nullptr;
-  // Access tracking (both null when tracking is off): run one aging pass and count it; write
-  // a WorkingSetReport to guest-physical `gpa` (refused unless the buffer lies in guest RAM).
+  // Access tracking: run one aging pass and count it; write a WorkingSetReport to
+  // guest-physical `gpa` (refused unless the buffer lies in guest RAM).
   HypercallStatus (*age)(void* self, AgeCounts* counts) = nullptr;
   HypercallStatus (*copy_working_set)(void* self, uint64_t gpa, uint64_t size,
                                       uint64_t* written) = nullptr;
   // Idle ages of `frames` frames from guest-physical `first`, one byte each, to `gpa`.
   HypercallStatus (*copy_frame_ages)(void* self, uint64_t gpa, uint64_t frames, uint64_t first,
                                      uint64_t* written) = nullptr;
-  void* tracker_self = nullptr;
 };
 
 // Answers one VMCALL in place. The caller advances RIP afterwards in every case: a refused

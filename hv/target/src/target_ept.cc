@@ -66,7 +66,6 @@ arch::Result<void> start_tracker(EptState& ept, const mm::MemoryRange* ranges, s
   // The pool is identity-mapped for the host (and, before launch, for the firmware).
   auto* ages = reinterpret_cast<uint8_t*>(storage.value());
   TRY(ept.tracker.init(ranges, count, mode, ept.context.caps, ages, pages * arch::kPageSize4K));
-  ept.tracking = true;
   log::printf("track: %lu MiB of RAM in %zu ranges, idle ages in %lu pool pages", frames / 256,
               ept.tracker.range_count(), pages);
   return {};
@@ -74,7 +73,7 @@ arch::Result<void> start_tracker(EptState& ept, const mm::MemoryRange* ranges, s
 
 HypercallStatus TargetEpt::copy_log(uint64_t gpa, uint64_t size, uint64_t* copied) {
   // The buffer must be guest RAM: never hypervisor memory, MMIO or across a hole.
-  if (!state->tracking || !state->tracker.guest_buffer_ok(gpa, size))
+  if (!state->tracker.guest_buffer_ok(gpa, size))
     return HypercallStatus::kDenied;
   *copied = log::copy_recent(reinterpret_cast<char*>(gpa), size);
   return HypercallStatus::kOk;
@@ -84,20 +83,16 @@ uint32_t TargetEpt::timer_tick() {
   // Entries per period: a slice short enough to keep the exit brief (about 4K entries, some
   // microseconds on hardware), a pass completing over a few periods.
   constexpr uint64_t kSliceBudget = 4096;
-  if (state->tracking) {
-    const auto step =
-        state->tracker.age_step(*state->context.memory, state->context.map.root, kSliceBudget);
-    if (step.ok())
-      flush_ept(*state, step.value().flush);
-    else
-      log::printf("track: periodic aging slice failed: %s", arch::error_name(step.error()));
-  }
+  const auto step =
+      state->tracker.age_step(*state->context.memory, state->context.map.root, kSliceBudget);
+  if (step.ok())
+    flush_ept(*state, step.value().flush);
+  else
+    log::printf("track: periodic aging slice failed: %s", arch::error_name(step.error()));
   return state->timer_ticks;
 }
 
 HypercallStatus TargetEpt::age(AgeCounts* counts) {
-  if (!state->tracking)
-    return HypercallStatus::kUnknownFunction;
   const auto pass = state->tracker.age_pass(*state->context.memory, state->context.map.root);
   if (!pass.ok()) {
     log::printf("track: aging pass failed: %s", arch::error_name(pass.error()));
@@ -111,10 +106,9 @@ HypercallStatus TargetEpt::age(AgeCounts* counts) {
 }
 
 HypercallStatus TargetEpt::copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written) {
-  if (!state->tracking)
-    return HypercallStatus::kUnknownFunction;
+  (void)size;  // at least sizeof(WorkingSetReport): handle_hypercall checked
   const WorkingSetReport report = state->tracker.report();
-  if (size < sizeof(report) || !state->tracker.guest_buffer_ok(gpa, sizeof(report)))
+  if (!state->tracker.guest_buffer_ok(gpa, sizeof(report)))
     return HypercallStatus::kDenied;
   // Guest RAM is identity-mapped in the host's page tables.
   memcpy(reinterpret_cast<void*>(gpa), &report, sizeof(report));
@@ -124,8 +118,6 @@ HypercallStatus TargetEpt::copy_working_set(uint64_t gpa, uint64_t size, uint64_
 
 HypercallStatus TargetEpt::copy_frame_ages(uint64_t gpa, uint64_t frames, uint64_t first,
                                            uint64_t* written) {
-  if (!state->tracking)
-    return HypercallStatus::kUnknownFunction;
   if (!state->tracker.guest_buffer_ok(gpa, frames))
     return HypercallStatus::kDenied;
   state->tracker.frame_ages(arch::Gpa(first), frames, reinterpret_cast<uint8_t*>(gpa));

@@ -88,8 +88,7 @@ ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
   context.guest_cpl = guest_cpl(vmcs);
   context.apic_id = vcpu.apic_id;
   context.exit_count = vcpu.exit_count;
-  context.tracker_self = &ept;
-  context.copy_log_self = &ept;
+  context.services = &ept;
   context.copy_log = [](void* self, uint64_t gpa, uint64_t size, uint64_t* copied) {
     return static_cast<E*>(self)->copy_log(gpa, size, copied);
   };

@@ -54,8 +54,8 @@ concept EptService = requires(T& e, uint64_t u64) {
   { e.resolve_violation(u64, u64) } -> std::same_as<EptFaultResult>;
   // The guest wrote an MTRR: retype the map and flush; false if that failed.
   { e.mtrrs_written() } -> std::same_as<bool>;
-  // The age hypercall: one aging pass over guest RAM, flushed; kUnknownFunction when
-  // tracking is off.
+  // The age hypercall: completes the aging pass in progress over guest RAM (or runs one)
+  // and flushes; kUnknownFunction from a service without a tracker.
   { e.age(static_cast<AgeCounts*>(nullptr)) } -> std::same_as<HypercallStatus>;
   // The working_set hypercall: a WorkingSetReport written to guest-physical `gpa`.
   {

@@ -19,9 +19,9 @@ struct EptState {
   HostPool pool;
   HostEptContext context;
   uint64_t eptp = 0;
-  // Aging passes and the working set over guest RAM (idle ages in pool metadata).
+  // Aging passes and the working set over guest RAM (idle ages in pool metadata); always
+  // started before launch (a tracker that cannot start stops the launch).
   Tracker<HostPool> tracker;
-  bool tracking = false;
   uint32_t timer_ticks = 0;  // preemption-timer value of one aging period (0: no periodic aging)
 };
 
