@@ -17,46 +17,44 @@ extern "C" {
 #include "agectl/expected_age.h"
 #include "agectl/page_set.h"
 #include "arch/format.h"
+#include "arch/target/cpu.h"
 #include "hv/hypercall_abi.h"
 
 namespace {
 
 constinit EFI_SYSTEM_TABLE* g_system = nullptr;
 constinit EFI_HANDLE g_image = nullptr;
+// Cleared by ExitBootServices: from then on there is no console, only port 0xE9.
+constinit bool g_console = true;
 
 void out_port_e9(const char* text) {
   for (const char* p = text; *p != '\0'; ++p)
-    asm volatile("outb %0, %1" : : "a"(*p), "Nd"(uint16_t{0xE9}));
-  asm volatile("outb %0, %1" : : "a"('\n'), "Nd"(uint16_t{0xE9}));
+    arch::target::outb(0xE9, static_cast<uint8_t>(*p));
+  arch::target::outb(0xE9, '\n');
 }
 
-// One line to the console (which OVMF mirrors to COM1) and to port 0xE9.
+// One line to the console (which OVMF mirrors to COM1), while boot services run, and to
+// port 0xE9.
 __attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
   char line[200];
   va_list args;
   va_start(args, fmt);
   arch::vformat(line, sizeof(line), fmt, args);
   va_end(args);
-  CHAR16 wide[sizeof(line) + 2];
-  size_t n = 0;
-  for (; line[n] != '\0'; ++n)
-    wide[n] = static_cast<CHAR16>(static_cast<unsigned char>(line[n]));
-  wide[n++] = '\r';
-  wide[n++] = '\n';
-  wide[n] = 0;
-  g_system->ConOut->OutputString(g_system->ConOut, wide);
+  if (g_console) {
+    CHAR16 wide[sizeof(line) + 2];
+    size_t n = 0;
+    for (; line[n] != '\0'; ++n)
+      wide[n] = static_cast<CHAR16>(static_cast<unsigned char>(line[n]));
+    wide[n++] = '\r';
+    wide[n++] = '\n';
+    wide[n] = 0;
+    g_system->ConOut->OutputString(g_system->ConOut, wide);
+  }
   out_port_e9(line);
 }
 
-struct Cpuid {
-  uint32_t eax, ebx, ecx, edx;
-};
-
-Cpuid cpuid(uint32_t leaf) {
-  Cpuid r{};
-  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(0));
-  return r;
-}
+arch::CpuidResult cpuid(uint32_t leaf) { return arch::target::cpuid(leaf, 0); }
 
 struct Regs {
   uint64_t rax, rbx, rcx, rdx;
@@ -71,7 +69,7 @@ Regs vmcall(hv::Hypercall function, uint64_t rbx = 0, uint64_t rcx = 0, uint64_t
 bool agevisor_present() {
   if ((cpuid(1).ecx & (1u << 31)) == 0)
     return false;
-  const Cpuid h = cpuid(0x4000'0000);
+  const arch::CpuidResult h = cpuid(0x4000'0000);
   return h.ebx == 0x76656761 && h.ecx == 0x726F7369 && h.edx == 0;  // "agev" "isor" 0
 }
 
@@ -319,16 +317,6 @@ EFI_STATUS print_log() {
   return EFI_SUCCESS;
 }
 
-// After ExitBootServices there is no console: port 0xE9 only.
-__attribute__((format(printf, 1, 2))) void say_e9(const char* fmt, ...) {
-  char line[200];
-  va_list args;
-  va_start(args, fmt);
-  arch::vformat(line, sizeof(line), fmt, args);
-  va_end(args);
-  out_port_e9(line);
-}
-
 [[noreturn]] void halt_forever() {
   for (;;)
     asm volatile("cli; hlt");
@@ -434,9 +422,10 @@ struct DescriptorTable {
     say("agectl: FAIL: ebs: ExitBootServices failed: %#lx", status);
     halt_forever();
   }
+  g_console = false;
   asm volatile("cli");
   asm volatile("mov %0, %%cr3" : : "r"(tables) : "memory");
-  say_e9("agectl: ebs: boot services exited, overwriting what an OS may reuse");
+  say("agectl: ebs: boot services exited, overwriting what an OS may reuse");
 
   uint64_t overwritten = 0;
   uint64_t first_overwritten = 0;
@@ -455,25 +444,25 @@ struct DescriptorTable {
       ++overwritten;
     }
   }
-  say_e9("agectl: ebs: overwrote %lu pages (%lu MiB) in %zu ranges", overwritten, overwritten / 256,
-         count);
+  say("agectl: ebs: overwrote %lu pages (%lu MiB) in %zu ranges", overwritten, overwritten / 256,
+      count);
 
   unsigned failures = 0;
   if (!agevisor_present()) {
-    say_e9("agectl: FAIL: ebs: agevisor's CPUID signature is gone");
+    say("agectl: FAIL: ebs: agevisor's CPUID signature is gone");
     halt_forever();
   }
   const Regs version = vmcall(hv::Hypercall::kVersion);
   const Regs aged = vmcall(hv::Hypercall::kAge);
   if (version.rax != 0 || version.rbx != hv::kHypercallAbiVersion || aged.rax != 0) {
-    say_e9("agectl: FAIL: ebs: hypercalls fail after ExitBootServices (version %lu, age %lu)",
-           version.rax, aged.rax);
+    say("agectl: FAIL: ebs: hypercalls fail after ExitBootServices (version %lu, age %lu)",
+        version.rax, aged.rax);
     halt_forever();
   }
-  say_e9("agectl: ebs: agevisor answers: ABI version %lu, pass: %lu pages accessed, %lu dirty",
-         version.rbx, aged.rbx, aged.rdx);
+  say("agectl: ebs: agevisor answers: ABI version %lu, pass: %lu pages accessed, %lu dirty",
+      version.rbx, aged.rbx, aged.rdx);
   if (aged.rbx < overwritten || aged.rdx < overwritten) {
-    say_e9("agectl: FAIL: ebs: the pass saw fewer accessed or dirty pages than were written");
+    say("agectl: FAIL: ebs: the pass saw fewer accessed or dirty pages than were written");
     ++failures;
   }
   uint8_t ages[64];
@@ -483,23 +472,24 @@ struct DescriptorTable {
   for (uint8_t a : ages)
     fresh += a == 0 ? 1u : 0u;
   if (r.rax != 0 || fresh != sizeof(ages)) {
-    say_e9("agectl: FAIL: ebs: frame ages at %#lx: status %lu, %u of 64 idle 0", first_overwritten,
-           r.rax, fresh);
+    say("agectl: FAIL: ebs: frame ages at %#lx: status %lu, %u of 64 idle 0", first_overwritten,
+        r.rax, fresh);
     ++failures;
   }
   char log[2048];
   const Regs l = vmcall(hv::Hypercall::kLog, reinterpret_cast<uint64_t>(log), sizeof(log));
   if (l.rax != 0 || l.rbx == 0) {
-    say_e9("agectl: FAIL: ebs: the log hypercall returned status %lu, %lu bytes", l.rax, l.rbx);
+    say("agectl: FAIL: ebs: the log hypercall returned status %lu, %lu bytes", l.rax, l.rbx);
     ++failures;
   }
   if (failures == 0)
-    say_e9("agectl: ebs: done: agevisor survived ExitBootServices and the overwrite");
+    say("agectl: ebs: done: agevisor survived ExitBootServices and the overwrite");
   else
-    say_e9("agectl: ebs: FAILED: %u checks", failures);
+    say("agectl: ebs: FAILED: %u checks", failures);
   halt_forever();
 }
 
+// arch::target::rdtsc, ordered after the work measured before it (LFENCE first).
 uint64_t rdtsc() {
   uint32_t lo = 0;
   uint32_t hi = 0;
