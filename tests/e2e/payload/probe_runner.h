@@ -22,6 +22,20 @@ struct Io {
 };
 inline constinit Io g_io = {};
 
+// RDMSR/WRMSR of MSR io.c with the value in io.a (probes of both files use them).
+inline void do_rdmsr(Io& io) {
+  uint32_t lo = 0, hi = 0;
+  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(static_cast<uint32_t>(io.c)));
+  io.a = (uint64_t{hi} << 32) | lo;
+}
+inline void do_wrmsr(Io& io) {
+  asm volatile("wrmsr"
+               :
+               : "c"(static_cast<uint32_t>(io.c)), "a"(static_cast<uint32_t>(io.a)),
+                 "d"(static_cast<uint32_t>(io.a >> 32))
+               : "memory");
+}
+
 template <void (*F)(Io&)>
 void trampoline(void* io) {
   F(*static_cast<Io*>(io));

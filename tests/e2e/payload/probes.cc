@@ -15,18 +15,6 @@ namespace {
 using arch::target::cpuid;
 
 // --- the probed instructions; each reads and writes g_io ---
-void do_rdmsr(Io& io) {
-  uint32_t lo = 0, hi = 0;
-  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(static_cast<uint32_t>(io.c)));
-  io.a = (uint64_t{hi} << 32) | lo;
-}
-void do_wrmsr(Io& io) {
-  asm volatile("wrmsr"
-               :
-               : "c"(static_cast<uint32_t>(io.c)), "a"(static_cast<uint32_t>(io.a)),
-                 "d"(static_cast<uint32_t>(io.a >> 32))
-               : "memory");
-}
 void do_xgetbv(Io& io) {
   uint32_t lo = 0, hi = 0;
   asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(static_cast<uint32_t>(io.c)));

@@ -19,18 +19,6 @@ void do_lmsw(Io& io) {
   asm volatile("lmsw %0" : : "r"(msw) : "memory");
   io.b = arch::target::read_cr0();
 }
-void do_rdmsr(Io& io) {
-  uint32_t lo = 0, hi = 0;
-  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(static_cast<uint32_t>(io.c)));
-  io.a = (uint64_t{hi} << 32) | lo;
-}
-void do_wrmsr(Io& io) {
-  asm volatile("wrmsr"
-               :
-               : "c"(static_cast<uint32_t>(io.c)), "a"(static_cast<uint32_t>(io.a)),
-                 "d"(static_cast<uint32_t>(io.a >> 32))
-               : "memory");
-}
 void do_xsetbv(Io& io) {
   asm volatile("xsetbv"
                :
