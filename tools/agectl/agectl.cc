@@ -489,6 +489,32 @@ struct DescriptorTable {
   halt_forever();
 }
 
+// `mib` MiB starting at a 2 MiB boundary (so whole 2 MiB leaves), freed with the object.
+class LeafAlignedBuffer {
+ public:
+  explicit LeafAlignedBuffer(unsigned mib) : bytes_(uint64_t{mib} << 20) {
+    if (EFI_ERROR(g_system->BootServices->AllocatePages(AllocateAnyPages, EfiBootServicesData,
+                                                        pages(), &raw_)))
+      raw_ = 0;
+  }
+  ~LeafAlignedBuffer() {
+    if (raw_ != 0)
+      g_system->BootServices->FreePages(raw_, pages());
+  }
+  LeafAlignedBuffer(const LeafAlignedBuffer&) = delete;
+  LeafAlignedBuffer& operator=(const LeafAlignedBuffer&) = delete;
+
+  bool ok() const { return raw_ != 0; }
+  uint64_t base() const { return (raw_ + kLeaf - 1) & ~(kLeaf - 1); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr uint64_t kLeaf = uint64_t{2} << 20;
+  UINTN pages() const { return (bytes_ + kLeaf) / 4096; }
+  uint64_t bytes_;
+  EFI_PHYSICAL_ADDRESS raw_ = 0;
+};
+
 // arch::target::rdtsc, ordered after the work measured before it (LFENCE first).
 uint64_t rdtsc() {
   uint32_t lo = 0;
@@ -522,14 +548,13 @@ EFI_STATUS bench(const agectl::Args& args) {
     (void)vmcall(hv::Hypercall::kVersion);
   const uint64_t vmcall_cycles = (rdtsc() - t) / kExits;
 
-  const uint64_t bytes = uint64_t{args.mib} << 20;
-  EFI_PHYSICAL_ADDRESS raw = 0;
-  if (EFI_ERROR(g_system->BootServices->AllocatePages(AllocateAnyPages, EfiBootServicesData,
-                                                      (bytes + (2u << 20)) / 4096, &raw))) {
+  const LeafAlignedBuffer memory(args.mib);
+  if (!memory.ok()) {
     say("agectl: cannot allocate %u MiB", args.mib);
     return EFI_OUT_OF_RESOURCES;
   }
-  const uint64_t base = (raw + (2u << 20) - 1) & ~uint64_t{(2u << 20) - 1};
+  const uint64_t bytes = memory.bytes();
+  const uint64_t base = memory.base();
   auto* volatile buffer = reinterpret_cast<volatile uint8_t*>(base);
   const uint64_t pages = bytes / 4096;
   for (uint64_t p = 0; p < pages; ++p)  // mapped, present and dirty before we start
@@ -567,7 +592,6 @@ EFI_STATUS bench(const agectl::Args& args) {
   say("agectl: bench: aging pass over %lu MiB of RAM: %lu cycles = %s cycles per 4 KiB page = "
       "%s thousand CPUID exits",
       counts.tracked_pages / 256, pass_cycles, a, b);
-  g_system->BootServices->FreePages(raw, (bytes + (2u << 20)) / 4096);
   say("agectl: bench: done");
   return EFI_SUCCESS;
 }
@@ -607,15 +631,13 @@ EFI_STATUS run(const agectl::Args& args) {
   }
 
   // The buffer, aligned to 2 MiB so its halves are whole 2 MiB leaves.
-  const uint64_t bytes = uint64_t{args.mib} << 20;
-  const uint64_t frames = bytes / 4096;
-  EFI_PHYSICAL_ADDRESS raw = 0;
-  if (EFI_ERROR(bs->AllocatePages(AllocateAnyPages, EfiBootServicesData,
-                                  (bytes + (2u << 20)) / 4096, &raw))) {
+  const LeafAlignedBuffer memory(args.mib);
+  if (!memory.ok()) {
     say("agectl: cannot allocate %u MiB", args.mib);
     return EFI_OUT_OF_RESOURCES;
   }
-  const uint64_t base = (raw + (2u << 20) - 1) & ~uint64_t{(2u << 20) - 1};
+  const uint64_t frames = memory.bytes() / 4096;
+  const uint64_t base = memory.base();
   uint8_t* ages = nullptr;
   if (EFI_ERROR(bs->AllocatePool(EfiBootServicesData, frames, reinterpret_cast<void**>(&ages)))) {
     say("agectl: out of memory for the frame ages");
@@ -661,7 +683,6 @@ EFI_STATUS run(const agectl::Args& args) {
   }
   bs->FreePool(ages);
   bs->FreePool(report);
-  bs->FreePages(raw, (bytes + (2u << 20)) / 4096);
   if (failures != 0) {
     say("agectl: FAILED: %u checks", failures);
     return EFI_ABORTED;
