@@ -30,6 +30,11 @@ enum class Hypercall : uint64_t {
   // out: RBX = frames written: each byte the frame's idle age in passes (0 = accessed in
   // the last pass, saturating at 254), kFrameNotTracked for frames outside tracked RAM
   kFrameAges = kHypercallBase + 5,
+  // A synchronous EPT flush: returns once every CPU under agevisor has executed INVEPT for
+  // every EPT change made before the call (an aging pass's included), so the next access
+  // on any CPU is seen. out: RBX = CPUs that flushed (the caller included), RCX = the flush
+  // generation they reached
+  kFlush = kHypercallBase + 6,
 };
 
 inline constexpr uint8_t kFrameNotTracked = 0xFF;
