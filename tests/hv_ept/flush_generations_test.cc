@@ -71,6 +71,24 @@ TEST(FlushGenerations, OfflineCpusAreNotWaitedForAndComeBackUpToDate) {
   EXPECT_EQ(g.pending(1), 0u);
 }
 
+TEST(FlushGenerations, CountsTheOnlineCpusThatFlushed) {
+  hv::FlushGenerations g;
+  g.set_online(0, true);
+  g.set_online(1, true);
+  g.set_online(2, true);
+  const uint64_t want = g.request();
+  EXPECT_EQ(g.count_flushed(want), 0u);
+  g.flushed(0, g.pending(0));
+  EXPECT_EQ(g.count_flushed(want), 1u);
+  g.flushed(2, g.pending(2));
+  EXPECT_EQ(g.count_flushed(want), 2u);
+  EXPECT_FALSE(g.all_flushed(want)) << "CPU 1 has not flushed";
+  g.set_online(1, false);
+  EXPECT_FALSE(g.online(1));
+  EXPECT_TRUE(g.all_flushed(want));
+  EXPECT_EQ(g.count_flushed(want), 2u) << "an offline CPU is neither waited for nor counted";
+}
+
 TEST(FlushGenerations, ALaterFlushCoversAnEarlierRequest) {
   hv::FlushGenerations g;
   g.set_online(0, true);

@@ -54,6 +54,19 @@ class FlushGenerations {
     online_[cpu].store(online, std::memory_order_release);
   }
 
+  bool online(size_t cpu) const { return online_[cpu].load(std::memory_order_acquire); }
+
+  // How many online CPUs have flushed for `generation`: what a synchronous flush reports.
+  size_t count_flushed(uint64_t generation) const {
+    size_t n = 0;
+    for (size_t cpu = 0; cpu < kMaxCpus; ++cpu) {
+      if (online_[cpu].load(std::memory_order_acquire) &&
+          seen_[cpu].load(std::memory_order_acquire) >= generation)
+        ++n;
+    }
+    return n;
+  }
+
   // Whether every online CPU has flushed for `generation`.
   bool all_flushed(uint64_t generation) const {
     for (size_t cpu = 0; cpu < kMaxCpus; ++cpu) {
