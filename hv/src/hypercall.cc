@@ -90,6 +90,26 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
       answer_copy(regs, status, written);
       return;
     }
+    case Hypercall::kFlush: {
+      if (context.flush == nullptr) {
+        set_status(regs, HypercallStatus::kUnknownFunction);
+        return;
+      }
+      uint64_t cpus = 0;
+      uint64_t generation = 0;
+      const HypercallStatus status = context.flush(context.services, &cpus, &generation);
+      if (status == HypercallStatus::kOk) {
+        regs.rbx = cpus;
+        regs.rcx = generation;
+      }
+      set_status(regs, status);
+      return;
+    }
+    case Hypercall::kStartupDone:
+    case Hypercall::kLeave:
+      // Reaches here only when the exit path did not take it: start-up is over.
+      set_status(regs, HypercallStatus::kDenied);
+      return;
   }
   set_status(regs, HypercallStatus::kUnknownFunction);
 }

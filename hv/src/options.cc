@@ -50,7 +50,25 @@ bool parse_hide(const char* value, size_t length, Options& options) {
 }
 
 bool parse_debug(const char* value, size_t length, Options& options) {
+  if (equals(value, length, "fail-second-cpu")) {
+    options.corrupt_guest_state = false;
+    options.fail_second_cpu = true;
+    return true;
+  }
+  options.fail_second_cpu = false;
   return parse_flag(value, length, "corrupt-guest-state", options.corrupt_guest_state);
+}
+
+bool parse_cpus(const char* value, size_t length, Options& options) {
+  if (equals(value, length, "all")) {
+    options.boot_cpu_only = false;
+    return true;
+  }
+  if (equals(value, length, "boot")) {
+    options.boot_cpu_only = true;
+    return true;
+  }
+  return false;
 }
 
 bool parse_period(const char* value, size_t length, Options& options) {
@@ -77,12 +95,13 @@ struct Key {
 constexpr Key kKeys[] = {
     {"track", parse_track, "track=auto|accessed-bit|rwx-stash"},
     {"hide", parse_hide, "hide=none|cpuid"},
-    {"debug", parse_debug, "debug=none|corrupt-guest-state"},
+    {"debug", parse_debug, "debug=none|corrupt-guest-state|fail-second-cpu"},
+    {"cpus", parse_cpus, "cpus=all|boot"},
     {"period", parse_period, "period=0..60000 (milliseconds, 0 = off)"},
 };
 
 constexpr const char* kKnownKeys =
-    "a known key: track, hide, debug, period";  // keep in step with kKeys
+    "a known key: track, hide, debug, period, cpus";  // keep in step with kKeys
 
 constexpr int kTokenEcho = 48;  // longest part of a bad token the message repeats
 

@@ -140,6 +140,34 @@ struct FakeEpt {
     *written = frames;
     return hv::HypercallStatus::kOk;
   }
+  int flush_alls = 0;
+  hv::HypercallStatus flush_all(uint64_t* cpus, uint64_t* generation) {
+    ++flush_alls;
+    *cpus = 2;
+    *generation = 7;
+    return hv::HypercallStatus::kOk;
+  }
+  bool leave_open = false;
+  bool leave_allowed() const { return leave_open; }
+  void close_startup() { leave_open = false; }
+  int leave_requests = 0;
+  bool leave_flag = false;
+  void request_leave() {
+    ++leave_requests;
+    leave_flag = true;
+  }
+  bool leave_requested() const { return leave_flag; }
+  int syncs = 0;
+  void sync_flushes() { ++syncs; }
+  int flush_nmis = 0;  // NMIs still to be taken as agevisor's own
+  bool take_own_nmi() {
+    if (flush_nmis == 0)
+      return false;
+    --flush_nmis;
+    return true;
+  }
+  std::vector<bool> online_changes;
+  void set_online(bool online) { online_changes.push_back(online); }
 };
 
 static_assert(hv::VmcsAccess<FakeVmcs>);

@@ -386,3 +386,105 @@ TEST_F(ExitHandler, HostNmiWaitsWhileBlockedOrAnotherEventIsQueued) {
 }
 
 }  // namespace
+
+namespace {
+
+constexpr uint32_t kNmiExitInfo = 0x8000'0202;  // valid, NMI, vector 2
+
+TEST_F(ExitHandler, AnNmiExitThatWasAFlushRequestIsConsumed) {
+  ept.flush_nmis = 1;
+  vmcs.set(VmcsField32::kExitInterruptionInfo, kNmiExitInfo);
+  EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kResume);
+  EXPECT_FALSE(vcpu.nmi_pending);
+  EXPECT_EQ(injected(), 0u) << "the guest never sees agevisor's own IPI";
+  EXPECT_EQ(rip(), kRip);
+  EXPECT_EQ(ept.syncs, 1) << "the flush it asked for runs before the entry";
+}
+
+TEST_F(ExitHandler, AnNmiExitThatWasTheGuestsIsInjectedBack) {
+  vmcs.set(VmcsField32::kExitInterruptionInfo, kNmiExitInfo);
+  EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kResume);
+  EXPECT_EQ(injected(), 0x8000'0202u) << "valid, type NMI, vector 2";
+  EXPECT_FALSE(vcpu.nmi_pending);
+  EXPECT_EQ(rip(), kRip);
+}
+
+TEST_F(ExitHandler, AnExceptionExitIsNotExpected) {
+  vmcs.set(VmcsField32::kExitInterruptionInfo, kGpInjection);
+  EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kHalt)
+      << "the exception bitmap is empty: only NMIs exit with reason 0";
+}
+
+TEST_F(ExitHandler, EveryResumedExitEndsWithTheFlushThisCpuOwes) {
+  cpu.cpuid_leaves[1] = {0x306A9, 0, 0, 0};
+  gprs.rax = 1;
+  exit(BasicExitReason::kCpuid);
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kVersion);
+  exit(BasicExitReason::kVmcall);
+  exit(BasicExitReason::kEptViolation);
+  EXPECT_EQ(ept.syncs, 3);
+  ept.answer = hv::EptFaultResult::kFailed;
+  EXPECT_EQ(exit(BasicExitReason::kEptViolation), ExitAction::kHalt);
+  EXPECT_EQ(ept.syncs, 3) << "a CPU that halts does not enter again";
+}
+
+TEST_F(ExitHandler, FlushHypercallGoesToTheEptService) {
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kFlush);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(ept.flush_alls, 1);
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_EQ(gprs.rbx, 2u);
+  EXPECT_EQ(gprs.rcx, 7u);
+}
+
+TEST_F(ExitHandler, LeaveTakesEveryCpuOutOnlyWhileStartUpAllowsIt) {
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLeave);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kDenied))
+      << "after start-up nobody can switch agevisor off";
+  EXPECT_EQ(rip(), kRip + 3);
+  EXPECT_EQ(ept.leave_requests, 0);
+
+  ept.leave_open = true;
+  vmcs.set(VmcsField32::kGuestSsAccessRights, 0xC0F3);  // CPL 3
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLeave);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kDenied)) << "not from CPL 3";
+  EXPECT_EQ(ept.leave_requests, 0);
+
+  vmcs.set(VmcsField32::kGuestSsAccessRights, 0xC093);
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLeave);
+  const uint64_t before = rip();
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kLeave);
+  EXPECT_EQ(ept.leave_requests, 1) << "every CPU is asked";
+  EXPECT_EQ(gprs.rax, 0u) << "the caller sees success once it runs natively";
+  EXPECT_EQ(rip(), before + 3) << "it continues past VMCALL";
+}
+
+TEST_F(ExitHandler, StartupDoneClosesTheLeaveHypercall) {
+  ept.leave_open = true;
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kStartupDone);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, 0u);
+  EXPECT_FALSE(ept.leave_open);
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLeave);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kDenied));
+  EXPECT_EQ(ept.leave_requests, 0);
+}
+
+TEST_F(ExitHandler, AnotherCpusLeaveRequestEndsAnyExitWithLeave) {
+  // The NMI that carries it is agevisor's own: not injected; the exit completes first.
+  ept.flush_nmis = 1;
+  ept.leave_flag = true;
+  vmcs.set(VmcsField32::kExitInterruptionInfo, kNmiExitInfo);
+  EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kLeave);
+  EXPECT_EQ(injected(), 0u);
+  EXPECT_EQ(rip(), kRip) << "it continues natively where the NMI interrupted it";
+  cpu.cpuid_leaves[1] = {0x306A9, 0, 0, 0};
+  gprs.rax = 1;
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kLeave);
+  EXPECT_EQ(rip(), kRip + 3) << "an exit handled in full before leaving";
+}
+
+}  // namespace

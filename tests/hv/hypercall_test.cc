@@ -122,8 +122,17 @@ struct FakeTracker {
     *written = frames;
     return HypercallStatus::kOk;
   }
+  int flushes = 0;
+  static HypercallStatus flush(void* self, uint64_t* cpus, uint64_t* generation) {
+    auto* t = static_cast<FakeTracker*>(self);
+    ++t->flushes;
+    *cpus = 2;
+    *generation = 40 + static_cast<uint64_t>(t->flushes);
+    return HypercallStatus::kOk;
+  }
   HypercallContext context() {
     HypercallContext c;
+    c.flush = &FakeTracker::flush;
     c.copy_frame_ages = &FakeTracker::ages;
     c.age = &FakeTracker::age;
     c.copy_working_set = &FakeTracker::copy;
@@ -206,4 +215,40 @@ TEST(Hypercall, FrameAgesRefusesAnUnalignedFirstFrameOrNoFrames) {
   hv::handle_hypercall(none, tracker.context());
   EXPECT_EQ(none.rax, static_cast<uint64_t>(HypercallStatus::kInvalidArgument));
   EXPECT_EQ(tracker.last_size, 0u) << "the tracker was not asked";
+}
+
+TEST(Hypercall, FlushReportsTheCpusThatFlushedAndTheirGeneration) {
+  FakeTracker tracker;
+  auto regs = call(Hypercall::kFlush);
+  hv::handle_hypercall(regs, tracker.context());
+  EXPECT_EQ(regs.rax, 0u);
+  EXPECT_EQ(regs.rbx, 2u);
+  EXPECT_EQ(regs.rcx, 41u);
+  EXPECT_EQ(tracker.flushes, 1);
+
+  auto unknown = call(Hypercall::kFlush);
+  hv::handle_hypercall(unknown, {});
+  EXPECT_EQ(unknown.rax, static_cast<uint64_t>(HypercallStatus::kUnknownFunction));
+
+  auto context = tracker.context();
+  context.guest_cpl = 3;
+  auto user = call(Hypercall::kFlush);
+  hv::handle_hypercall(user, context);
+  EXPECT_EQ(user.rax, static_cast<uint64_t>(HypercallStatus::kDenied));
+  EXPECT_EQ(tracker.flushes, 1) << "user mode cannot make every CPU flush";
+}
+
+TEST(Hypercall, StartUpCallsAreDeniedWheneverTheyReachTheHandler) {
+  // The exit path takes them itself while start-up is in progress; any other time they are
+  // refused, from any privilege level, so a guest cannot switch agevisor off.
+  FakeTracker tracker;
+  for (Hypercall f : {Hypercall::kLeave, Hypercall::kStartupDone}) {
+    for (unsigned cpl : {0u, 3u}) {
+      auto context = tracker.context();
+      context.guest_cpl = cpl;
+      auto regs = call(f);
+      hv::handle_hypercall(regs, context);
+      EXPECT_EQ(regs.rax, static_cast<uint64_t>(HypercallStatus::kDenied));
+    }
+  }
 }

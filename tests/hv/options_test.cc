@@ -44,7 +44,8 @@ TEST(Options, UnknownKeyNamesTheToken) {
   auto r = hv::parse_options("agevisor.efi colour=blue", &error);
   EXPECT_FALSE(r.ok());
   EXPECT_STREQ(error.message,
-               "unknown option \"colour=blue\"; expected a known key: track, hide, debug, period");
+               "unknown option \"colour=blue\"; expected a known key: track, hide, debug, period, "
+               "cpus");
   EXPECT_EQ(error.offset, 13u);
 }
 
@@ -60,6 +61,35 @@ TEST(Options, HideAndDebugAreFlagsWithNone) {
   hv::OptionsError error;
   EXPECT_FALSE(hv::parse_options("hide=everything", &error).ok());
   EXPECT_STREQ(error.message, "bad value in option \"hide=everything\"; expected hide=none|cpuid");
+}
+
+TEST(Options, FailSecondCpuIsADebugChoiceOfItsOwn) {
+  auto r = hv::parse_options("debug=fail-second-cpu");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.value().fail_second_cpu);
+  EXPECT_FALSE(r.value().corrupt_guest_state);
+  r = hv::parse_options("debug=fail-second-cpu debug=corrupt-guest-state");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().fail_second_cpu) << "later keys win";
+  EXPECT_TRUE(r.value().corrupt_guest_state);
+  r = hv::parse_options("debug=fail-second-cpu debug=none");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().fail_second_cpu);
+}
+
+TEST(Options, CpusChoosesEveryCpuOrOnlyTheBootCpu) {
+  auto r = hv::parse_options("agevisor.efi");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().boot_cpu_only) << "every CPU by default";
+  r = hv::parse_options("cpus=boot");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.value().boot_cpu_only);
+  r = hv::parse_options("cpus=boot cpus=all");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().boot_cpu_only);
+  hv::OptionsError error;
+  EXPECT_FALSE(hv::parse_options("cpus=2", &error).ok());
+  EXPECT_STREQ(error.message, "bad value in option \"cpus=2\"; expected cpus=all|boot");
 }
 
 TEST(Options, BadValueNamesTheTokenAndTheChoices) {

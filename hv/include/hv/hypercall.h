@@ -33,6 +33,8 @@ struct HypercallContext {
   // Idle ages of `frames` frames from guest-physical `first`, one byte each, to `gpa`.
   HypercallStatus (*copy_frame_ages)(void* self, uint64_t gpa, uint64_t frames, uint64_t first,
                                      uint64_t* written) = nullptr;
+  // A synchronous EPT flush on every CPU: how many CPUs flushed and the generation reached.
+  HypercallStatus (*flush)(void* self, uint64_t* cpus, uint64_t* generation) = nullptr;
 };
 
 // Answers one VMCALL in place. The caller advances RIP afterwards in every case: a refused

@@ -35,6 +35,11 @@ enum class Hypercall : uint64_t {
   // on any CPU is seen. out: RBX = CPUs that flushed (the caller included), RCX = the flush
   // generation they reached
   kFlush = kHypercallBase + 6,
+  // Internal to agevisor's own start-up, denied at any other time (so a guest can never
+  // switch agevisor off): start-up is complete on every CPU (closes both), or a CPU failed
+  // to launch and agevisor leaves every CPU (VMXOFF, back to the native state).
+  kStartupDone = kHypercallBase + 0x7E,
+  kLeave = kHypercallBase + 0x7F,
 };
 
 inline constexpr uint8_t kFrameNotTracked = 0xFF;

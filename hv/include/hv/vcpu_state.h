@@ -31,6 +31,9 @@ struct VcpuState {
   // injects it into the guest, whose NMI it was.
   volatile bool nmi_pending = false;
   uint64_t mtrr_writes = 0;  // guest MTRR writes executed (each retypes the EPT)
+  // INIT parked this CPU in wait-for-SIPI. Kept here rather than read back from the VMCS:
+  // Bochs (2.7 and 2.8) saves the activity state of a SIPI exit as active.
+  bool waiting_for_sipi = false;
 };
 
 }  // namespace hv

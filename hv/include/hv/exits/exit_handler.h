@@ -22,6 +22,7 @@
 #include "hv/exits/exit_seams.h"
 #include "hv/guest_cpuid.h"
 #include "hv/hypercall.h"
+#include "hv/init_sipi.h"
 #include "hv/msr_bitmap.h"
 #include "hv/rip_advance.h"
 #include "hv/vcpu_state.h"
@@ -36,6 +37,7 @@ enum class ExitAction : uint8_t {
   kHalt,         // agevisor cannot continue this guest: dump its state and halt
   kReset,        // the guest triple-faulted: reset the platform
   kEntryFailed,  // the VM entry failed (exit reason bit 31): report and undo
+  kLeave,        // agevisor's start-up asked to leave VMX on this CPU: back to native
 };
 
 inline constexpr uint8_t kVectorUd = 6;
@@ -83,6 +85,17 @@ ExitAction handle_cpuid(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r) {
 
 template <VmcsAccess V, EptService E>
 ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
+  // agevisor's own start-up code; handle_hypercall denies both once start-up is over.
+  const bool startup_call = r.rax == static_cast<uint64_t>(Hypercall::kStartupDone) ||
+                            r.rax == static_cast<uint64_t>(Hypercall::kLeave);
+  if (startup_call && guest_cpl(vmcs) == 0 && ept.leave_allowed()) {
+    if (r.rax == static_cast<uint64_t>(Hypercall::kLeave))
+      ept.request_leave();  // this CPU leaves at the end of the exit, past VMCALL
+    else
+      ept.close_startup();
+    r.rax = static_cast<uint64_t>(HypercallStatus::kOk);
+    return ExitAction::kAdvance;
+  }
   HypercallRegisters regs{r.rax, r.rbx, r.rcx, r.rdx};
   HypercallContext context;
   context.guest_cpl = guest_cpl(vmcs);
@@ -99,6 +112,9 @@ ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
   context.copy_frame_ages = [](void* self, uint64_t gpa, uint64_t frames, uint64_t first,
                                uint64_t* written) {
     return static_cast<E*>(self)->copy_frame_ages(gpa, frames, first, written);
+  };
+  context.flush = [](void* self, uint64_t* cpus, uint64_t* generation) {
+    return static_cast<E*>(self)->flush_all(cpus, generation);
   };
   handle_hypercall(regs, context);
   r.rax = regs.rax;
@@ -274,7 +290,10 @@ void redeliver_interrupted_event(V& vmcs, const arch::ExitReason& reason) {
   const EventRedelivery plan =
       plan_event_redelivery(vectoring, vmcs.read(VmcsField32::kIdtVectoringErrorCode),
                             vmcs.read(VmcsField32::kExitInstructionLength), nmi_unblocking);
-  uint32_t interruptibility = vmcs.read(VmcsField32::kGuestInterruptibilityState);
+  // Blocking by SMI is never set outside SMM on hardware; Bochs 2.7 reports it on every exit
+  // of a CPU that once waited for a SIPI, and then refuses the entry with it. Always cleared.
+  uint32_t interruptibility =
+      vmcs.read(VmcsField32::kGuestInterruptibilityState) & ~arch::interruptibility::kBlockingBySmi;
   if (plan.set_nmi_blocking)
     interruptibility |= arch::interruptibility::kBlockingByNmi;
   if (plan.clear_nmi_blocking)
@@ -350,6 +369,115 @@ ExitAction handle_preemption_timer(V& vmcs, E& ept) {
   return ExitAction::kResume;
 }
 
+template <VmcsAccess V>
+void write_segment(V& vmcs, const Segment& s, VmcsField16 selector, VmcsFieldNatural base,
+                   VmcsField32 limit, VmcsField32 access_rights) {
+  vmcs.write(selector, s.selector);
+  vmcs.write(base, s.base);
+  vmcs.write(limit, s.limit);
+  vmcs.write(access_rights, s.access_rights);
+}
+
+// INIT: the guest-state area gets the processor state that follows INIT [hv/init_sipi.h],
+// the guest leaves IA-32e mode, its VPID's translations go, and it waits for a SIPI. An INIT
+// while already waiting for a SIPI changes nothing (a processor in that state blocks INIT).
+// CR2, DR0-3 and DR6 are the processor's own registers, not the VMCS's, and stay as they
+// are here, like what INIT itself keeps (x87/SSE state, XCR0, MTRRs, PAT, the other MSRs);
+// the AP start-up code sets what it uses. The local APIC is not reset: agevisor does not
+// virtualize it.
+template <VmcsAccess V, ExitCpu C, EptService E>
+ExitAction handle_init(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r) {
+  using F16 = VmcsField16;
+  using F32 = VmcsField32;
+  using FN = VmcsFieldNatural;
+  if (vcpu.waiting_for_sipi) {
+    vmcs.write(F32::kGuestInterruptibilityState, 0);
+    return ExitAction::kResume;
+  }
+  vcpu.waiting_for_sipi = true;
+  ept.set_online(false);
+  const InitState s =
+      state_after_init(vmcs.read(FN::kCr0ReadShadow),
+                       arch::CrFixedBits::guest_cr0(vcpu.cr0_fixed0, vcpu.cr0_fixed1, true),
+                       arch::CrFixedBits{vcpu.cr4_fixed0, vcpu.cr4_fixed1});
+  const GuestState& g = s.guest;
+  vmcs.write(FN::kGuestCr0, g.cr0);
+  vmcs.write(FN::kCr0ReadShadow, s.cr0_shadow);
+  vmcs.write(FN::kGuestCr3, g.cr3);
+  vmcs.write(FN::kGuestCr4, g.cr4);
+  vmcs.write(FN::kCr4ReadShadow, s.cr4_shadow);
+  vmcs.write(FN::kGuestDr7, g.dr7);
+  vmcs.write(FN::kGuestRsp, g.rsp);
+  vmcs.write(FN::kGuestRip, g.rip);
+  vmcs.write(FN::kGuestRflags, g.rflags);
+  write_segment(vmcs, g.es, F16::kGuestEsSelector, FN::kGuestEsBase, F32::kGuestEsLimit,
+                F32::kGuestEsAccessRights);
+  write_segment(vmcs, g.cs, F16::kGuestCsSelector, FN::kGuestCsBase, F32::kGuestCsLimit,
+                F32::kGuestCsAccessRights);
+  write_segment(vmcs, g.ss, F16::kGuestSsSelector, FN::kGuestSsBase, F32::kGuestSsLimit,
+                F32::kGuestSsAccessRights);
+  write_segment(vmcs, g.ds, F16::kGuestDsSelector, FN::kGuestDsBase, F32::kGuestDsLimit,
+                F32::kGuestDsAccessRights);
+  write_segment(vmcs, g.fs, F16::kGuestFsSelector, FN::kGuestFsBase, F32::kGuestFsLimit,
+                F32::kGuestFsAccessRights);
+  write_segment(vmcs, g.gs, F16::kGuestGsSelector, FN::kGuestGsBase, F32::kGuestGsLimit,
+                F32::kGuestGsAccessRights);
+  write_segment(vmcs, g.ldtr, F16::kGuestLdtrSelector, FN::kGuestLdtrBase, F32::kGuestLdtrLimit,
+                F32::kGuestLdtrAccessRights);
+  write_segment(vmcs, g.tr, F16::kGuestTrSelector, FN::kGuestTrBase, F32::kGuestTrLimit,
+                F32::kGuestTrAccessRights);
+  vmcs.write(FN::kGuestGdtrBase, g.gdtr.base);
+  vmcs.write(F32::kGuestGdtrLimit, g.gdtr.limit);
+  vmcs.write(FN::kGuestIdtrBase, g.idtr.base);
+  vmcs.write(F32::kGuestIdtrLimit, g.idtr.limit);
+  vmcs.write(VmcsField64::kGuestEfer, g.efer);
+  vmcs.write(F32::kEntryControls,
+             vmcs.read(F32::kEntryControls) & ~arch::entry_ctls::kIa32eModeGuest);
+  vmcs.write(F32::kGuestActivityState, static_cast<uint32_t>(g.activity));
+  vmcs.write(F32::kGuestInterruptibilityState, g.interruptibility);
+  vmcs.write(FN::kGuestPendingDebugExceptions, g.pending_debug_exceptions);
+  vmcs.write(F32::kEntryInterruptionInfo, 0);
+  const uint64_t signature = cpu.cpuid(1, 0).eax;
+  r = arch::GuestGprs{};
+  r.rdx = signature;  // EDX after INIT: the processor's family, model and stepping
+  if ((vmcs.read(F32::kSecondaryProcbasedControls) & arch::proc_based2::kVpid) != 0)
+    cpu.invvpid_single_context(vmcs.read(F16::kVpid));
+  return ExitAction::kResume;
+}
+
+// SIPI (only in wait-for-SIPI): real mode at vector * 4096, CS = vector << 8, IP = 0.
+template <VmcsAccess V, EptService E>
+ExitAction handle_sipi(VcpuState& vcpu, V& vmcs, E& ept) {
+  using F32 = VmcsField32;
+  if (!vcpu.waiting_for_sipi)
+    return ExitAction::kResume;
+  vcpu.waiting_for_sipi = false;
+  const auto vector = static_cast<uint8_t>(vmcs.read(VmcsFieldNatural::kExitQualification));
+  write_segment(vmcs, code_segment_after_sipi(vector), VmcsField16::kGuestCsSelector,
+                VmcsFieldNatural::kGuestCsBase, F32::kGuestCsLimit, F32::kGuestCsAccessRights);
+  vmcs.write(VmcsFieldNatural::kGuestRip, 0);
+  vmcs.write(VmcsFieldNatural::kGuestPendingDebugExceptions, 0);
+  vmcs.write(F32::kEntryInterruptionInfo, 0);
+  vmcs.write(F32::kGuestInterruptibilityState, 0);
+  vmcs.write(F32::kGuestActivityState, static_cast<uint32_t>(ActivityState::kActive));
+  ept.set_online(true);
+  return ExitAction::kResume;
+}
+
+// NMI exiting is on when agevisor runs on more than one CPU: an NMI is either agevisor's own
+// (another CPU's flush or leave request: consumed, and acted on at the end of the exit) or
+// the guest's, which is injected back as soon as the guest can take it. The exception bitmap
+// is empty, so no other exception exits.
+template <VmcsAccess V, EptService E>
+ExitAction handle_exception_or_nmi(VcpuState& vcpu, V& vmcs, E& ept) {
+  const auto info = arch::InterruptionInfo::from_raw(vmcs.read(VmcsField32::kExitInterruptionInfo));
+  if (!info.valid() || info.type() != arch::InterruptionType::kNmi)
+    return ExitAction::kHalt;
+  if (!ept.take_own_nmi())
+    vcpu.nmi_pending = true;
+  return ExitAction::kResume;
+}
+
 template <VmcsAccess V, ExitCpu C, EptService E>
 ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r,
                     const arch::ExitReason& reason) {
@@ -357,6 +485,12 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
   switch (reason.basic) {
     case R::kCpuid:
       return handle_cpuid(vcpu, vmcs, cpu, r);
+    case R::kExceptionOrNmi:
+      return handle_exception_or_nmi(vcpu, vmcs, ept);
+    case R::kInitSignal:
+      return handle_init(vcpu, vmcs, cpu, ept, r);
+    case R::kStartupIpi:
+      return handle_sipi(vcpu, vmcs, ept);
     case R::kVmcall:
       return handle_vmcall(vcpu, vmcs, ept, r);
     case R::kXsetbv:
@@ -401,7 +535,9 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
 }  // namespace exits
 
 // Handles one VM exit. kResume/kAdvance/kInjected have been fully carried out (RIP moved,
-// events queued); kHalt, kReset and kEntryFailed are for the caller.
+// events queued, the INVEPT this CPU owed done); kHalt, kReset and kEntryFailed are for the
+// caller, and so is kLeave: the exit was handled in full, and this CPU is to leave VMX and
+// continue natively from the guest state as it now is.
 template <VmcsAccess V, ExitCpu C, EptService E>
 ExitAction handle_exit(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r) {
   using arch::VmcsField32;
@@ -413,11 +549,26 @@ ExitAction handle_exit(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs
   const ExitAction action = exits::dispatch(vcpu, vmcs, cpu, ept, r, reason);
   if (action == ExitAction::kHalt || action == ExitAction::kReset)
     return action;
-  if (action == ExitAction::kAdvance)
-    exits::advance_guest_rip(vmcs);
-  if (action != ExitAction::kInjected)
-    exits::redeliver_interrupted_event(vmcs, reason);
-  exits::inject_pending_nmi(vcpu, vmcs);
+  // INIT and SIPI replace the whole context: nothing of the old one is delivered, and an
+  // entry into wait-for-SIPI must not inject anything. A pending NMI waits for a later exit.
+  const bool restarted = reason.basic == arch::BasicExitReason::kInitSignal ||
+                         reason.basic == arch::BasicExitReason::kStartupIpi ||
+                         vcpu.waiting_for_sipi;
+  if (!restarted) {
+    if (action == ExitAction::kAdvance)
+      exits::advance_guest_rip(vmcs);
+    if (action != ExitAction::kInjected) {
+      exits::redeliver_interrupted_event(vmcs, reason);
+    } else {
+      vmcs.write(VmcsField32::kGuestInterruptibilityState,
+                 vmcs.read(VmcsField32::kGuestInterruptibilityState) &
+                     ~arch::interruptibility::kBlockingBySmi);
+    }
+    exits::inject_pending_nmi(vcpu, vmcs);
+  }
+  ept.sync_flushes();
+  if (ept.leave_requested())
+    return ExitAction::kLeave;
   return action;
 }
 

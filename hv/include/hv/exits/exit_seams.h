@@ -70,6 +70,27 @@ concept EptService = requires(T& e, uint64_t u64) {
   {
     e.copy_frame_ages(u64, u64, u64, static_cast<uint64_t*>(nullptr))
     } -> std::same_as<HypercallStatus>;
+  // The flush hypercall: a synchronous EPT flush on every CPU under agevisor.
+  {
+    e.flush_all(static_cast<uint64_t*>(nullptr), static_cast<uint64_t*>(nullptr))
+    } -> std::same_as<HypercallStatus>;
+  // agevisor's own start-up: whether it is still in progress (the internal start-up-done
+  // and leave hypercalls are allowed), its end, and leaving: every CPU is asked to leave
+  // VMX (the others by an NMI; returns once they did or a time limit passed), and whether
+  // this CPU was asked.
+  { e.leave_allowed() } -> std::same_as<bool>;
+  e.close_startup();
+  e.request_leave();
+  { e.leave_requested() } -> std::same_as<bool>;
+  // The last thing before every VM entry: the INVEPT this CPU owes for EPT changes other
+  // CPUs made (hv/flush_generations.h), if any.
+  e.sync_flushes();
+  // An NMI reached this CPU: whether agevisor sent it (a flush or leave request from another
+  // CPU; consumed here) rather than it being the guest's own NMI.
+  { e.take_own_nmi() } -> std::same_as<bool>;
+  // INIT parked this CPU in wait-for-SIPI (false), or a SIPI started it again (true, after
+  // an INVEPT: its cached translations may be stale). A parked CPU is not waited for.
+  e.set_online(true);
 };
 
 }  // namespace hv
