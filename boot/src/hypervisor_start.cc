@@ -10,6 +10,7 @@
 
 #include "arch/elf_relocation.h"
 #include "arch/target/cpu.h"
+#include "boot/mp_services.h"
 #include "boot/uefi_console.h"
 #include "hv/firmware_memory_map.h"
 #include "hv/target/launch.h"
@@ -175,6 +176,106 @@ F* in_copy(F* function, uint64_t copy_base) {
                               reinterpret_cast<uint64_t>(ImageBase) + copy_base);
 }
 
+// The enabled processors, the boot CPU first: agevisor's CPU index is the position here.
+struct Processors {
+  MpServices* mp = nullptr;
+  UINTN numbers[hv::target::kMaxLaunchCpus] = {};  // MP services' processor numbers
+  uint32_t count = 1;
+};
+
+EFI_STATUS find_processors(EFI_BOOT_SERVICES* bs, bool boot_cpu_only, Processors* out) {
+  if (boot_cpu_only) {
+    hv::log::write_line("boot: cpus=boot: the application processors stay outside agevisor");
+    return EFI_SUCCESS;
+  }
+  EFI_GUID guid = kMpServicesGuid;
+  void* protocol = nullptr;
+  if (EFI_ERROR(bs->LocateProtocol(&guid, nullptr, &protocol)) || protocol == nullptr) {
+    hv::log::write_line("boot: no EFI MP services: agevisor runs on the boot CPU only");
+    return EFI_SUCCESS;
+  }
+  auto* mp = static_cast<MpServices*>(protocol);
+  UINTN total = 0;
+  UINTN enabled = 0;
+  UINTN bsp = 0;
+  if (EFI_ERROR(mp->GetNumberOfProcessors(mp, &total, &enabled)) ||
+      EFI_ERROR(mp->WhoAmI(mp, &bsp))) {
+    hv::log::write_line("boot: MP services cannot count the processors: boot CPU only");
+    return EFI_SUCCESS;
+  }
+  if (enabled > hv::target::kMaxLaunchCpus) {
+    hv::log::printf("boot: %lu enabled processors, agevisor supports at most %u", enabled,
+                    hv::target::kMaxLaunchCpus);
+    return EFI_UNSUPPORTED;
+  }
+  out->mp = mp;
+  out->numbers[0] = bsp;
+  out->count = 1;
+  for (UINTN n = 0; n < total; ++n) {
+    ProcessorInformation info{};
+    if (n == bsp || EFI_ERROR(mp->GetProcessorInfo(mp, n, &info)) ||
+        (info.StatusFlag & kProcessorEnabled) == 0 || out->count == hv::target::kMaxLaunchCpus)
+      continue;
+    out->numbers[out->count++] = n;
+  }
+  if (total > out->count)
+    hv::log::printf("boot: %lu processors, %lu enabled: agevisor takes the %u enabled ones", total,
+                    enabled, out->count);
+  return EFI_SUCCESS;
+}
+
+// What the procedure on an application processor is given and answers.
+struct ApLaunch {
+  uint64_t copy_base = 0;
+  uint32_t index = 0;
+  bool ran = false;
+  int status = -1;  // 0 launched; 1/2/3 agevisor_vmlaunch's failures; -1 not prepared
+  arch::Error error = arch::Error::kInvalidArgument;
+};
+
+// Runs on an application processor (MP services): no boot services, no console; agevisor's
+// copy logs to the serial port itself.
+VOID EFIAPI launch_application_processor(VOID* argument) {
+  auto* a = static_cast<ApLaunch*>(argument);
+  a->ran = true;
+  const auto prepared = in_copy(&hv::target::prepare_cpu_launch, a->copy_base)(a->index);
+  if (!prepared.ok()) {
+    a->error = prepared.error();
+    return;
+  }
+  const int launched = agevisor_vmlaunch();
+  if (launched != 0)
+    in_copy(&hv::target::finish_failed_launch, a->copy_base)(launched, a->index);
+  a->status = launched;
+}
+
+// Launches agevisor on every application processor in turn; false when one failed.
+bool launch_application_processors(const Processors& cpus, uint64_t copy_base) {
+  for (uint32_t i = 1; i < cpus.count; ++i) {
+    ApLaunch a;
+    a.copy_base = copy_base;
+    a.index = i;
+    const EFI_STATUS status = cpus.mp->StartupThisAP(cpus.mp, launch_application_processor,
+                                                     cpus.numbers[i], nullptr, 0, &a, nullptr);
+    if (EFI_ERROR(status) || !a.ran) {
+      hv::log::printf("boot: MP services did not run CPU %u (processor %lu): status %#lx", i,
+                      cpus.numbers[i], status);
+      return false;
+    }
+    if (a.status < 0) {
+      hv::log::printf("agevisor: CPU %u (processor %lu) not started: %s", i, cpus.numbers[i],
+                      arch::error_name(a.error));
+      return false;
+    }
+    if (a.status != 0) {
+      hv::log::printf("agevisor: CPU %u (processor %lu): VMLAUNCH failed (%d)", i, cpus.numbers[i],
+                      a.status);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
@@ -185,6 +286,7 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   request.tracking_mode = options.tracking_mode;
   request.hide_hypervisor = options.hide_hypervisor;
   request.corrupt_guest_state = options.corrupt_guest_state;
+  request.fail_second_cpu = options.fail_second_cpu;
   request.period_ms = options.period_ms;
   request.acpi_rsdp = acpi_rsdp(system_table);
   if (options.period_ms != 0)
@@ -205,9 +307,23 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   }
   request.pool_pages = sizing.value().pages;
 
+  Processors cpus;
+  status = find_processors(bs, options.boot_cpu_only, &cpus);
+  if (EFI_ERROR(status))
+    return status;
+  request.cpu_count = cpus.count;
+  if (cpus.count > 1 && !snapshot.misc().activity_wait_for_sipi()) {
+    // An application processor woken again by the firmware or the OS gets INIT then SIPI:
+    // without the wait-for-SIPI activity state agevisor cannot park it in between.
+    hv::log::write_line(
+        "boot: no wait-for-SIPI activity state (IA32_VMX_MISC bit 8): agevisor runs on the "
+        "boot CPU only");
+    request.cpu_count = cpus.count = 1;
+  }
+
   Pages region;
   const uint64_t pages = hv::target::region_pages_needed(
-      request.memory_top, snapshot.features().pages_1g, request.pool_pages);
+      request.memory_top, snapshot.features().pages_1g, request.pool_pages, request.cpu_count);
   status = allocate(bs, EfiRuntimeServicesData, pages, &region);
   if (EFI_ERROR(status)) {
     hv::log::printf("boot: cannot allocate %lu pages for the hypervisor", pages);
@@ -248,12 +364,28 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   }
   const int launched = agevisor_vmlaunch();
   if (launched != 0) {
-    in_copy(&hv::target::finish_failed_launch, copy.base)(launched);
+    in_copy(&hv::target::finish_failed_launch, copy.base)(launched, 0);
     bs->FreePages(copy.base, copy.count);
     bs->FreePages(region.base, region.count);
     return EFI_ABORTED;
   }
-  hv::log::write_line("agevisor: running; the firmware continues as its guest");
+  // The boot CPU is agevisor's guest from here; the application processors follow.
+  if (!launch_application_processors(cpus, copy.base)) {
+    const uint64_t left = agevisor_leave();
+    if (left != 0) {
+      hv::log::printf("agevisor: undoing the start failed (status %lu): agevisor stays", left);
+      return EFI_ABORTED;
+    }
+    hv::log::write_line(
+        "agevisor: a CPU could not be taken: agevisor left every CPU, the firmware goes on "
+        "without it");
+    bs->FreePages(copy.base, copy.count);
+    bs->FreePages(region.base, region.count);
+    return EFI_ABORTED;
+  }
+  (void)agevisor_startup_done();
+  hv::log::printf("agevisor: running on %u CPU%s; the firmware continues as its guest", cpus.count,
+                  cpus.count == 1 ? "" : "s");
   return EFI_SUCCESS;
 }
 

@@ -156,9 +156,9 @@ NC_RFLAGS equ 120
 NC_RIP    equ 128
 NC_RAX    equ 136
 
-global agevisor_resume_native
-agevisor_resume_native:
-    mov rbx, rdi
+; The firmware's CR3, GDT, IDT, TR, data segments and FS/GS bases from the NativeContext
+; at RBX (clobbers RAX, RCX, RDX).
+%macro RESTORE_NATIVE_TABLES 0
     mov rax, [rbx + NC_CR3]
     mov cr3, rax
     lgdt [rbx + NC_GDTR]
@@ -168,12 +168,12 @@ agevisor_resume_native:
     ; it is: the next capture does not take it for the firmware's (hv::capture_tr).
     movzx eax, word [rbx + NC_TR]
     test eax, eax
-    jz .tr_done
+    jz %%tr_done
     mov rdx, [rbx + NC_GDTR + 2]
     and eax, 0xFFF8
     and byte [rdx + rax + 5], 0xFD
     ltr word [rbx + NC_TR]
-.tr_done:
+%%tr_done:
     mov ax, [rbx + NC_DS]
     mov ds, ax
     mov ax, [rbx + NC_ES]
@@ -190,11 +190,67 @@ agevisor_resume_native:
     mov eax, [rbx + NC_GSBASE]
     mov edx, [rbx + NC_GSBASE + 4]
     wrmsr
-    ; IRETQ loads SS:RSP, RFLAGS and CS:RIP at once.
+%endmacro
+
+; IRETQ loads SS:RSP, RFLAGS and CS:RIP at once.
+%macro PUSH_IRET_FRAME 0
     push qword [rbx + NC_SS]
     push qword [rbx + NC_RSP]
     push qword [rbx + NC_RFLAGS]
     push qword [rbx + NC_CS]
     push qword [rbx + NC_RIP]
+%endmacro
+
+global agevisor_resume_native
+agevisor_resume_native:
+    mov rbx, rdi
+    RESTORE_NATIVE_TABLES
+    PUSH_IRET_FRAME
     mov rax, [rbx + NC_RAX]
     iretq
+
+; agevisor_resume_native_gprs(const NativeContext* rdi, const GuestGprs* rsi, bool* left rdx):
+; as agevisor_resume_native, then every general register from the GuestGprs (rax first);
+; *left = 1 just before the IRETQ (the CPU no longer touches agevisor's data after it).
+global agevisor_resume_native_gprs
+agevisor_resume_native_gprs:
+    mov r12, rsi
+    mov r13, rdx
+    mov rbx, rdi
+    RESTORE_NATIVE_TABLES
+    PUSH_IRET_FRAME
+    mov byte [r13], 1
+    mov rax, [r12 + 0]
+    mov rcx, [r12 + 8]
+    mov rdx, [r12 + 16]
+    mov rbx, [r12 + 24]
+    mov rbp, [r12 + 32]
+    mov rsi, [r12 + 40]
+    mov rdi, [r12 + 48]
+    mov r8,  [r12 + 56]
+    mov r9,  [r12 + 64]
+    mov r10, [r12 + 72]
+    mov r11, [r12 + 80]
+    mov r13, [r12 + 96]
+    mov r14, [r12 + 104]
+    mov r15, [r12 + 112]
+    mov r12, [r12 + 88]
+    iretq
+
+; agevisor_startup_done / agevisor_leave: the internal start-up hypercalls, from the guest
+; (hv/hypercall_abi.h); the status in RAX. A leave comes back natively, through
+; agevisor_resume_native_gprs, with every general register as it was but RAX.
+HC_STARTUP_DONE equ 0x6167007E
+HC_LEAVE        equ 0x6167007F
+
+global agevisor_startup_done
+agevisor_startup_done:
+    mov eax, HC_STARTUP_DONE
+    vmcall
+    ret
+
+global agevisor_leave
+agevisor_leave:
+    mov eax, HC_LEAVE
+    vmcall
+    ret

@@ -25,12 +25,14 @@ extern "C" bool hv_vmexit_handler(arch::GuestGprs* gprs, void* opaque) {
   Vcpu& v = *static_cast<Vcpu*>(opaque);
   TargetVmcs vmcs;
   TargetExitCpu cpu;
-  TargetEpt ept{v.ept};
+  TargetEpt ept{v.ept, &v};
   switch (hv::handle_exit(v.state, vmcs, cpu, ept, *gprs)) {
     case hv::ExitAction::kResume:
     case hv::ExitAction::kAdvance:
     case hv::ExitAction::kInjected:
       return true;
+    case hv::ExitAction::kLeave:
+      leave_to_native(v, *gprs);
     case hv::ExitAction::kEntryFailed:
       handle_entry_failure(v);
     case hv::ExitAction::kReset:

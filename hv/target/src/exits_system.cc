@@ -26,6 +26,8 @@ __attribute__((visibility("hidden"))) extern char agevisor_vmlaunch_guest_resume
 __attribute__((visibility("hidden"))) extern char agevisor_vmlaunch_entry_failed[];
 __attribute__((visibility("hidden"))) [[noreturn]] void agevisor_resume_native(
     const arch::NativeContext* context);
+__attribute__((visibility("hidden"))) [[noreturn]] void agevisor_resume_native_gprs(
+    const arch::NativeContext* context, const arch::GuestGprs* gprs, std::atomic<bool>* left);
 }
 
 namespace hv::target {
@@ -149,7 +151,53 @@ void dump_guest(const Vcpu& v, const arch::GuestGprs& r) {
       vmread(VmcsField32::kGuestInterruptibilityState), vmread(VmcsField32::kGuestActivityState));
 }
 
+void leave_to_native(Vcpu& v, const arch::GuestGprs& r) {
+  const GuestState g = read_guest_state();
+  // The guest's CR0/CR4: the read shadows for the bits agevisor owns, the rest as they are.
+  const uint64_t cr0_mask = vmread(VmcsFieldNatural::kCr0GuestHostMask);
+  const uint64_t cr4_mask = vmread(VmcsFieldNatural::kCr4GuestHostMask);
+  const FirmwareRegisters native = firmware_registers_after_failed_entry(
+      g, (g.cr0 & ~cr0_mask) | (vmread(VmcsFieldNatural::kCr0ReadShadow) & cr0_mask),
+      (g.cr4 & ~cr4_mask) | (vmread(VmcsFieldNatural::kCr4ReadShadow) & cr4_mask));
+  arch::NativeContext n;
+  n.cr3 = g.cr3;
+  n.gdtr = {static_cast<uint16_t>(g.gdtr.limit), g.gdtr.base, {}};
+  n.idtr = {static_cast<uint16_t>(g.idtr.limit), g.idtr.base, {}};
+  n.cs = g.cs.selector;
+  n.ss = g.ss.selector;
+  n.ds = g.ds.selector;
+  n.es = g.es.selector;
+  n.fs = g.fs.selector;
+  n.gs = g.gs.selector;
+  n.fs_base = g.fs.base;
+  n.gs_base = g.gs.base;
+  n.tr = g.tr.selector;  // 0 when agevisor's stand-in TSS was the guest's
+  n.rsp = g.rsp;
+  n.rflags = g.rflags;
+  n.rip = g.rip;
+  v.ept->flushes.set_online(v.index, false);
+  v.in_vmx.store(false, std::memory_order_release);
+  (void)arch::target::vmclear(v.vmcs_phys);
+  leave_vmx();
+  arch::target::write_cr0(native.cr0);
+  arch::target::write_cr4(native.cr4);
+  arch::target::write_dr7(native.dr7);
+  arch::target::wrmsr(arch::msr::kIa32DebugCtl, native.debugctl);
+  arch::target::wrmsr(arch::msr::kIa32SysenterCs, native.sysenter_cs);
+  arch::target::wrmsr(arch::msr::kIa32SysenterEsp, native.sysenter_esp);
+  arch::target::wrmsr(arch::msr::kIa32SysenterEip, native.sysenter_eip);
+  if (arch::target::rdmsr(arch::msr::kIa32Pat) != g.pat)
+    arch::target::wrmsr(arch::msr::kIa32Pat, g.pat);
+  // The host runs with the firmware's EFER of launch time; the guest may have changed NXE
+  // or SCE since. (LMA is read-only and the same: both are in IA-32e mode here.)
+  if (arch::target::rdmsr(arch::msr::kIa32Efer) != g.efer)
+    arch::target::wrmsr(arch::msr::kIa32Efer, g.efer);
+  agevisor_resume_native_gprs(&n, &r, &v.left);
+}
+
 void handle_entry_failure(Vcpu& v) {
+  v.ept->flushes.set_online(v.index, false);
+  v.in_vmx.store(false, std::memory_order_release);
   const auto reason = arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason));
   log::printf("vmx: VM entry failed: exit reason %u (%s), qualification %#lx", reason.basic_number,
               reason.name(), vmread(VmcsFieldNatural::kExitQualification));
@@ -186,10 +234,16 @@ void handle_entry_failure(Vcpu& v) {
 
 extern "C" void hv_host_exception(arch::HostExceptionFrame* frame) {
   if (frame->vector == 2) {
-    // An NMI in VMX root belongs to the guest: remember it for the exit path.
+    // An NMI in VMX root is agevisor's own (a flush is done at once; a leave request is
+    // acted on at the end of this exit) or belongs to the guest: remembered for the exit
+    // path, which injects it.
     hv::target::Vcpu* v = nullptr;
     asm volatile("mov %%gs:0, %0" : "=r"(v));
-    if (v != nullptr)
+    if (v == nullptr)
+      return;
+    if (v->own_nmi.exchange(false, std::memory_order_acq_rel))
+      hv::target::sync_flushes(*v->ept, *v);
+    else
       v->state.nmi_pending = true;
     return;
   }

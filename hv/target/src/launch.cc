@@ -1,5 +1,5 @@
-// Bring-up of VMX on the current processor: region layout, VMX enable, the stand-in EPT and
-// the host tables. The VMCS contents are written by vmcs_setup.cc.
+// Bring-up of VMX on each processor: region layout, VMX enable, the EPT and the host tables
+// (shared), each CPU's own pages and VMCS. The VMCS contents are written by vmcs_setup.cc.
 #include "hv/target/launch.h"
 
 #include <new>
@@ -28,6 +28,11 @@ using arch::Error;
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kHostStackPages = 8;
 constexpr uint64_t kIstStackPages = 2;
+// vcpu and native context, VMXON region, VMCS, guest TSS, GDT and TSS, stacks.
+constexpr uint64_t kCpuAreaPages = 5 + kHostStackPages + kHostIstCount * kIstStackPages;
+
+// In the image copy, set by prepare_launch(): how the other CPUs find the shared state.
+constinit SharedLaunch* shared_launch = nullptr;
 
 constexpr uint64_t cover_bytes(uint64_t memory_top) {
   const uint64_t four_gib = uint64_t{4} << 30;
@@ -59,21 +64,34 @@ T* at(uint64_t phys) {
   return reinterpret_cast<T*>(phys);  // the host runs identity mapped
 }
 
-arch::Result<Layout> carve(const LaunchRequest& request, bool pages_1g) {
+static_assert(sizeof(Vcpu) <= 2048 && sizeof(arch::NativeContext) <= 2048);
+
+// One CPU's own pages, kCpuAreaPages from `base`.
+void carve_cpu(uint64_t base, Layout& l) {
+  RegionAllocator a(HypervisorRegion{base, kCpuAreaPages});
+  l.vcpu = at<Vcpu>(a.pages(1).value());
+  l.native = at<arch::NativeContext>(reinterpret_cast<uint64_t>(l.vcpu) + 2048);
+  l.vmxon = a.pages(1).value();
+  l.vmcs = a.pages(1).value();
+  l.guest_tss = a.pages(1).value();
+  l.gdt_and_tss = a.pages(1).value();
+  l.host_stack_top = a.pages(kHostStackPages).value() + kHostStackPages * kPage;
+  for (uint64_t& top : l.ist_tops)
+    top = a.pages(kIstStackPages).value() + kIstStackPages * kPage;
+}
+
+arch::Result<Layout> carve(const LaunchRequest& request, bool pages_1g, uint64_t* shared,
+                           uint64_t* cpu_areas) {
   RegionAllocator a(request.region);
   Layout l;
-  l.vcpu = at<Vcpu>(TRY(a.pages(1)));
-  l.native = at<arch::NativeContext>(reinterpret_cast<uint64_t>(l.vcpu) + 2048);
-  l.vmxon = TRY(a.pages(1));
-  l.vmcs = TRY(a.pages(1));
+  l.index = 0;
+  l.cpu_count = request.cpu_count;
+  carve_cpu(TRY(a.pages(kCpuAreaPages)), l);
+  *cpu_areas = TRY(a.pages(kCpuAreaPages * (request.cpu_count - 1)));
+  *shared = TRY(a.pages(pages_for(sizeof(SharedLaunch))));
   l.msr_bitmap = TRY(a.pages(1));
   l.io_bitmaps = TRY(a.pages(2));
-  l.guest_tss = TRY(a.pages(1));
-  l.gdt_and_tss = TRY(a.pages(1));
   l.idt = TRY(a.pages(1));
-  l.host_stack_top = TRY(a.pages(kHostStackPages)) + kHostStackPages * kPage;
-  for (uint64_t& top : l.ist_tops)
-    top = TRY(a.pages(kIstStackPages)) + kIstStackPages * kPage;
   const uint64_t cover = cover_bytes(request.memory_top);
   l.host_tables_count = host_page_table_count(cover, pages_1g);
   l.host_tables = TRY(a.pages(l.host_tables_count));
@@ -139,21 +157,26 @@ arch::Result<EptState*> build_ept(const LaunchRequest& r, const Layout& l) {
   return ept;
 }
 
-void build_host_tables(const Layout& l) {
-  auto* tss = at<arch::Tss64>(l.gdt_and_tss + 1024);
-  *tss = arch::Tss64{};
-  for (unsigned i = 0; i < kHostIstCount; ++i)
-    tss->ist[i] = l.ist_tops[i];
-  *at<HostGdt>(l.gdt_and_tss) = make_host_gdt(reinterpret_cast<uint64_t>(tss));
+// The host IDT, shared by every CPU (each CPU's TSS has its own IST stacks).
+void build_host_idt(const Layout& l) {
   auto* idt = at<arch::InterruptGate64>(l.idt);
   for (unsigned v = 0; v < 32; ++v)
     idt[v] = make_host_gate(v, agevisor_host_idt_stubs[v]);
 }
 
-// IA32_FEATURE_CONTROL, the CR0/CR4 fixed bits, then VMXON. [SDM 3C "Enabling and Entering
-// VMX Operation"]
+void build_host_gdt(const Layout& l) {
+  auto* tss = at<arch::Tss64>(l.gdt_and_tss + 1024);
+  *tss = arch::Tss64{};
+  for (unsigned i = 0; i < kHostIstCount; ++i)
+    tss->ist[i] = l.ist_tops[i];
+  *at<HostGdt>(l.gdt_and_tss) = make_host_gdt(reinterpret_cast<uint64_t>(tss));
+}
+
+// IA32_FEATURE_CONTROL (this CPU's own), the CR0/CR4 fixed bits, then VMXON. [SDM 3C
+// "Enabling and Entering VMX Operation"]
 arch::Result<void> enable_vmx(const CpuSnapshot& s, const Layout& l) {
-  const FeatureControlPlan plan = FeatureControlPlan::from(s.feature_control_msr());
+  const FeatureControlPlan plan = FeatureControlPlan::from(
+      arch::FeatureControl(arch::target::rdmsr(arch::msr::kIa32FeatureControl)));
   if (plan.action == FeatureControlPlan::Action::kRefuse) {
     log::write_line("vmx: IA32_FEATURE_CONTROL is locked with VMX disabled");
     return Error::kDisabledByFirmware;
@@ -185,37 +208,16 @@ arch::Result<void> enable_vmx(const CpuSnapshot& s, const Layout& l) {
   return {};
 }
 
-}  // namespace
-
-void leave_vmx() {
-  (void)arch::target::vmxoff();
-  arch::target::write_cr4(arch::target::read_cr4() & ~arch::kCr4Vmxe);
-}
-
-uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g, uint64_t pool_pages) {
-  const uint64_t cover = cover_bytes(memory_top);
-  return 9 + kHostStackPages + kHostIstCount * kIstStackPages +
-         host_page_table_count(cover, host_pages_1g) + pages_for(sizeof(EptState)) + pool_pages;
-}
-
-arch::Result<void> prepare_launch(const LaunchRequest& request) {
-  const CpuSnapshot& s = *request.snapshot;
-  const bool pages_1g = s.features().pages_1g;
-  const Layout l = TRY(carve(request, pages_1g));
-  log::printf("vmx: region %#lx + %lu pages; identity map below %#lx", request.region.base,
-              request.region.pages, l.cover);
-
-  const auto cr3 = build_host_identity_map(at<uint64_t>(l.host_tables), l.host_tables_count,
-                                           l.host_tables, l.cover, pages_1g);
-  if (!cr3.ok())
-    return cr3.error();
-  build_host_tables(l);
-  EptState* ept = TRY(build_ept(request, l));
-
-  const auto enabled = enable_vmx(s, l);
+// VMXON on this CPU, then its VMCS; on error VMX is off again.
+arch::Result<void> launch_cpu(const SharedLaunch& shared, const Layout& l) {
+  build_host_gdt(l);
+  const auto enabled = enable_vmx(shared.snapshot, l);
   if (!enabled.ok())
     return enabled.error();
-  const auto written = write_vmcs(request, l, cr3.value(), ept);
+  // Whatever this CPU may have cached under an EPT before is dropped.
+  arch::target::InveptDescriptor everything;
+  (void)arch::target::invept(2, everything);
+  const auto written = write_vmcs(shared.request, l, shared.host_cr3, shared.ept);
   if (!written.ok()) {
     leave_vmx();
     return written.error();
@@ -223,7 +225,71 @@ arch::Result<void> prepare_launch(const LaunchRequest& request) {
   return {};
 }
 
-void finish_failed_launch(int status) {
+}  // namespace
+
+void leave_vmx() {
+  (void)arch::target::vmxoff();
+  arch::target::write_cr4(arch::target::read_cr4() & ~arch::kCr4Vmxe);
+}
+
+uint64_t region_pages_needed(uint64_t memory_top, bool host_pages_1g, uint64_t pool_pages,
+                             uint32_t cpus) {
+  const uint64_t cover = cover_bytes(memory_top);
+  return kCpuAreaPages * cpus + pages_for(sizeof(SharedLaunch)) + 4 +
+         host_page_table_count(cover, host_pages_1g) + pages_for(sizeof(EptState)) + pool_pages;
+}
+
+arch::Result<void> prepare_launch(const LaunchRequest& request) {
+  const CpuSnapshot& s = *request.snapshot;
+  const bool pages_1g = s.features().pages_1g;
+  if (request.cpu_count == 0 || request.cpu_count > kMaxLaunchCpus)
+    return Error::kInvalidArgument;
+  uint64_t shared_page = 0;
+  uint64_t cpu_areas = 0;
+  const Layout l = TRY(carve(request, pages_1g, &shared_page, &cpu_areas));
+  log::printf("vmx: region %#lx + %lu pages for %u CPUs; identity map below %#lx",
+              request.region.base, request.region.pages, request.cpu_count, l.cover);
+
+  const auto cr3 = build_host_identity_map(at<uint64_t>(l.host_tables), l.host_tables_count,
+                                           l.host_tables, l.cover, pages_1g);
+  if (!cr3.ok())
+    return cr3.error();
+  build_host_idt(l);
+  EptState* ept = TRY(build_ept(request, l));
+
+  auto* shared = new (at<void>(shared_page)) SharedLaunch();
+  shared->request = request;
+  shared->request.ranges = nullptr;
+  shared->request.range_count = 0;
+  shared->snapshot = s;
+  shared->request.snapshot = &shared->snapshot;
+  shared->shared = l;
+  shared->host_cr3 = cr3.value();
+  shared->ept = ept;
+  shared->cpu_areas = cpu_areas;
+  shared_launch = shared;
+  // Until the start-up hypercalls end it, a failure on any CPU may still undo every CPU.
+  ept->leave_open.store(true, std::memory_order_release);
+  return launch_cpu(*shared, l);
+}
+
+arch::Result<void> prepare_cpu_launch(uint32_t index) {
+  const SharedLaunch* shared = shared_launch;
+  if (shared == nullptr || index == 0 || index >= shared->request.cpu_count)
+    return Error::kInvalidArgument;
+  Layout l = shared->shared;
+  l.index = index;
+  carve_cpu(shared->cpu_areas + (index - 1) * kCpuAreaPages * kPage, l);
+  return launch_cpu(*shared, l);
+}
+
+void finish_failed_launch(int status, uint32_t index) {
+  if (shared_launch != nullptr) {
+    EptState& ept = *shared_launch->ept;
+    ept.flushes.set_online(index, false);
+    if (Vcpu* v = ept.vcpus[index]; v != nullptr)
+      v->in_vmx.store(false, std::memory_order_release);
+  }
   if (status == 1) {
     log::write_line("vmx: VMLAUNCH failed: VMfailInvalid (no current VMCS)");
   } else if (status == 2) {

@@ -7,6 +7,7 @@
 #include "arch/target/vmx.h"
 #include "hv/mtrr_reader.h"
 #include "hv/target/log.h"
+#include "hv/target/vcpu.h"
 
 extern "C" void* memcpy(void* dst, const void* src, size_t n);
 
@@ -42,7 +43,17 @@ EptFaultResult TargetEpt::resolve_violation(uint64_t gpa, uint64_t qualification
   return fault.result;
 }
 
+// After an aging pass or slice: this CPU flushes now, the others at their next VM entry
+// (accuracy only: a CPU may miss an access through a translation it still caches).
+void flush_deferred(EptState& ept, const Vcpu& self, mm::FlushRequest flush) {
+  if (!flush.needed())
+    return;
+  flush_ept(ept, flush);
+  ept.flushes.flushed(self.index, ept.flushes.request());
+}
+
 bool TargetEpt::mtrrs_written() {
+  SpinGuard guard(state->tracker_lock);  // no aging pass while the map is retyped
   arch::target::TargetCpuIo io;
   const auto mtrrs = read_mtrr_state(io, state->context.caps.max_phys_addr);
   if (!mtrrs.ok()) {
@@ -54,7 +65,11 @@ bool TargetEpt::mtrrs_written() {
     log::printf("ept: retyping after an MTRR write failed: %s", arch::error_name(flush.error()));
     return false;
   }
-  flush_ept(*state, flush.value());
+  // A memory type every CPU must use from now on: synchronous.
+  if (flush.value().needed()) {
+    uint64_t generation = 0;
+    flush_everywhere(*state, *vcpu, flush.value(), &generation);
+  }
   return true;
 }
 
@@ -83,31 +98,39 @@ uint32_t TargetEpt::timer_tick() {
   // Entries per period: a slice short enough to keep the exit brief (about 4K entries, some
   // microseconds on hardware), a pass completing over a few periods.
   constexpr uint64_t kSliceBudget = 4096;
+  // Another CPU's pass or slice is running: this period's slice is skipped, not waited for.
+  if (!state->tracker_lock.try_lock())
+    return state->timer_ticks;
   const auto step =
       state->tracker.age_step(*state->context.memory, state->context.map.root, kSliceBudget);
+  state->tracker_lock.unlock();
   if (step.ok())
-    flush_ept(*state, step.value().flush);
+    flush_deferred(*state, *vcpu, step.value().flush);
   else
     log::printf("track: periodic aging slice failed: %s", arch::error_name(step.error()));
   return state->timer_ticks;
 }
 
 HypercallStatus TargetEpt::age(AgeCounts* counts) {
+  state->tracker_lock.lock();  // waits for a pass or slice in progress on another CPU
   const auto pass = state->tracker.age_pass(*state->context.memory, state->context.map.root);
+  state->tracker_lock.unlock();
   if (!pass.ok()) {
     log::printf("track: aging pass failed: %s", arch::error_name(pass.error()));
     return HypercallStatus::kInvalidArgument;
   }
-  // One CPU today: this INVEPT covers every CPU that may cache the EPT. With more CPUs the
-  // flush must reach each of them before the pass's results are relied on.
-  flush_ept(*state, pass.value().flush);
+  // This CPU's next access is seen; other CPUs' once they next exit (the flush hypercall
+  // makes that immediate).
+  flush_deferred(*state, *vcpu, pass.value().flush);
   *counts = pass.value().counts;
   return HypercallStatus::kOk;
 }
 
 HypercallStatus TargetEpt::copy_working_set(uint64_t gpa, uint64_t size, uint64_t* written) {
   (void)size;  // at least sizeof(WorkingSetReport): handle_hypercall checked
+  state->tracker_lock.lock();
   const WorkingSetReport report = state->tracker.report();
+  state->tracker_lock.unlock();
   if (!state->tracker.guest_buffer_ok(gpa, sizeof(report)))
     return HypercallStatus::kDenied;
   // Guest RAM is identity-mapped in the host's page tables.
@@ -120,6 +143,7 @@ HypercallStatus TargetEpt::copy_frame_ages(uint64_t gpa, uint64_t frames, uint64
                                            uint64_t* written) {
   if (!state->tracker.guest_buffer_ok(gpa, frames))
     return HypercallStatus::kDenied;
+  SpinGuard guard(state->tracker_lock);
   state->tracker.frame_ages(arch::Gpa(first), frames, reinterpret_cast<uint8_t*>(gpa));
   *written = frames;
   return HypercallStatus::kOk;

@@ -14,6 +14,8 @@
 #include "hv/target/vmcs.h"
 #include "hv/xsetbv_check.h"
 
+#include <new>
+
 extern "C" __attribute__((visibility("hidden"))) char agevisor_vmexit_entry[];
 
 namespace hv::target {
@@ -27,8 +29,12 @@ using arch::VmcsFieldNatural;
 constexpr uint64_t kEferLma = arch::bit(10);
 
 arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_guest,
-                                          bool periodic_aging, bool io_bitmaps) {
+                                          bool periodic_aging, bool io_bitmaps, bool several_cpus) {
   VmxControlsRequest request = agevisor_controls_request();
+  // With more than one CPU, NMIs exit: agevisor's own flush and leave requests are NMIs,
+  // the guest's are injected back (hv/exits/exit_handler.h).
+  if (several_cpus)
+    request.pin.required |= arch::pin_based::kNmiExiting;
   if (io_bitmaps)
     request.proc.optional |= arch::proc_based::kIoBitmaps;
   // Periodic aging needs the timer to keep counting across other exits: "save VMX-preemption
@@ -218,8 +224,9 @@ GuestCheckContext check_context(const Vcpu& v, const CpuSnapshot& s) {
 
 void init_vcpu(Vcpu& v, const LaunchRequest& r, const Layout& l, uint64_t eptp) {
   const CpuSnapshot& s = *r.snapshot;
-  v = Vcpu{};
+  new (&v) Vcpu();
   v.self = &v;
+  v.index = l.index;
   VcpuState& st = v.state;
   st.apic_id = arch::target::cpuid(1, 0).ebx >> 24;
   st.cr0_fixed0 = s.cr0_fixed0.value;
@@ -256,6 +263,7 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
   const uint64_t eptp = ept->eptp;
   init_vcpu(v, r, l, eptp);
   v.ept = ept;
+  const bool boot_cpu = l.index == 0;
   GuestState g = TRY(capture_guest_state(l));
   // The ACPI PM1 control ports, read from the firmware's tables (identity-mapped now).
   struct PhysicalMemory {
@@ -269,31 +277,34 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
   } physical;
   v.state.sleep_ports = find_sleep_control_ports(physical, r.acpi_rsdp);
   const bool watch_sleep = v.state.sleep_ports.pm1a != 0;
-  v.controls =
-      TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0, r.period_ms != 0, watch_sleep));
+  v.controls = TRY(choose_controls(*r.snapshot, (g.efer & kEferLma) != 0, r.period_ms != 0,
+                                   watch_sleep, l.cpu_count > 1));
   if (watch_sleep && (v.controls.proc & arch::proc_based::kIoBitmaps) != 0) {
     auto* bitmaps = reinterpret_cast<uint8_t*>(l.io_bitmaps);
     for (uint16_t base : {v.state.sleep_ports.pm1a, v.state.sleep_ports.pm1b}) {
       for (uint16_t port = base; base != 0 && port < base + 2; ++port)
         bitmaps[port / 8] = static_cast<uint8_t>(bitmaps[port / 8] | (1u << (port % 8)));
     }
-    log::printf("acpi: PM1 control at port %#x%s: sleep entries are reported",
-                v.state.sleep_ports.pm1a, v.state.sleep_ports.pm1b != 0 ? " (and PM1b)" : "");
+    if (boot_cpu)
+      log::printf("acpi: PM1 control at port %#x%s: sleep entries are reported",
+                  v.state.sleep_ports.pm1a, v.state.sleep_ports.pm1b != 0 ? " (and PM1b)" : "");
   } else {
     v.state.sleep_ports = {};
-    log::printf("acpi: %s: sleep entries are not reported",
-                watch_sleep ? "no I/O bitmaps" : "no FADT PM1 control port found");
+    if (boot_cpu)
+      log::printf("acpi: %s: sleep entries are not reported",
+                  watch_sleep ? "no I/O bitmaps" : "no FADT PM1 control port found");
   }
   const AgingPeriod period =
       aging_period(r.period_ms, r.tsc_hz, r.snapshot->misc().preemption_timer_rate());
   const bool timer = (v.controls.pin & arch::pin_based::kPreemptionTimer) != 0 &&
                      (v.controls.exit & arch::exit_ctls::kSavePreemptionTimer) != 0;
   if (r.period_ms != 0 && (!timer || period.ticks == 0)) {
-    log::printf("track: periodic aging unavailable (%s): passes run only when asked",
-                !timer ? "no VMX-preemption timer with save-on-exit" : "TSC frequency unknown");
+    if (boot_cpu)
+      log::printf("track: periodic aging unavailable (%s): passes run only when asked",
+                  !timer ? "no VMX-preemption timer with save-on-exit" : "TSC frequency unknown");
     v.controls.pin &= ~arch::pin_based::kPreemptionTimer;
     v.controls.exit &= ~arch::exit_ctls::kSavePreemptionTimer;
-  } else if (r.period_ms != 0) {
+  } else if (r.period_ms != 0 && boot_cpu) {
     ept->timer_ticks = period.ticks;
     log::printf("track: periodic aging every %lu ms%s (preemption timer %u ticks, TSC %lu MHz)",
                 period.effective_ms, period.clamped ? " (the longest the timer allows)" : "",
@@ -337,13 +348,22 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
     log_violations(report);
     return arch::Error::kInvalidArgument;
   }
-  if (r.corrupt_guest_state) {
+  if ((r.corrupt_guest_state && boot_cpu) || (r.fail_second_cpu && l.index == 1)) {
     // Written after the check on purpose: the processor, not our checker, must reject it.
-    log::write_line("vmx: debug option: guest TR made an available (not busy) TSS");
+    log::printf("vmx: debug option: CPU %u's guest TR made an available (not busy) TSS", l.index);
     w(VmcsField32::kGuestTrAccessRights, 0x89);
   }
-  log::printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x", v.controls.pin,
-              v.controls.proc, v.controls.proc2, v.controls.exit, v.controls.entry);
+  log::printf("vmx: CPU %u (APIC %u): controls pin %#x proc %#x proc2 %#x exit %#x entry %#x",
+              l.index, v.state.apic_id, v.controls.pin, v.controls.proc, v.controls.proc2,
+              v.controls.exit, v.controls.entry);
+  // From here the CPU counts for flushes and leave requests (undone if the entry fails).
+  ept->vcpus[l.index] = &v;
+  uint32_t count = ept->vcpu_count.load(std::memory_order_relaxed);
+  while (count < l.index + 1 &&
+         !ept->vcpu_count.compare_exchange_weak(count, l.index + 1, std::memory_order_acq_rel)) {
+  }
+  v.in_vmx.store(true, std::memory_order_release);
+  ept->flushes.set_online(l.index, true);
   return {};
 }
 

@@ -20,4 +20,8 @@ void dump_guest(const Vcpu& v, const arch::GuestGprs& r);
 // firmware where agevisor_vmlaunch was called, which then returns 3.
 [[noreturn]] void handle_entry_failure(Vcpu& v);
 
+// Start-up asked this CPU to leave VMX: VMXOFF, and the guest continues natively from its
+// state as the VMCS and `r` hold it now (registers, control registers, descriptor tables).
+[[noreturn]] void leave_to_native(Vcpu& v, const arch::GuestGprs& r);
+
 }  // namespace hv::target

@@ -11,8 +11,11 @@
 
 namespace hv::target {
 
-// Where prepare_launch() put everything, carved from the HypervisorRegion.
+// Where prepare_launch() put one CPU's things, carved from the HypervisorRegion: its own
+// (vcpu to ist_tops) and the shared ones.
 struct Layout {
+  uint32_t index = 0;  // 0: the boot CPU
+  uint32_t cpu_count = 1;
   Vcpu* vcpu = nullptr;
   arch::NativeContext* native = nullptr;  // the firmware context, for undoing a failed entry
   uint64_t vmxon = 0;
@@ -30,6 +33,17 @@ struct Layout {
   uint64_t pool = 0;
   uint64_t pool_pages = 0;
   uint64_t cover = 0;  // bytes identity-mapped by the host page tables
+};
+
+// What every CPU's launch needs after prepare_launch(): kept in the region, found through a
+// pointer in the image copy.
+struct SharedLaunch {
+  LaunchRequest request;  // ranges cleared: they were read during prepare_launch() only
+  CpuSnapshot snapshot;   // the boot CPU's (capabilities are the same on every CPU)
+  Layout shared;          // the shared fields, and the boot CPU's own
+  uint64_t host_cr3 = 0;
+  EptState* ept = nullptr;
+  uint64_t cpu_areas = 0;  // per-CPU pages of CPU 1, CPU 2, ... (kCpuAreaPages each)
 };
 
 // Writes controls, host state and guest state into the current VMCS and checks the guest

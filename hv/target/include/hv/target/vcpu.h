@@ -3,6 +3,7 @@
 // GS:0), and the VM-exit stub through the word at HOST_RSP.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "arch/native_context.h"
@@ -22,6 +23,14 @@ struct Vcpu {
   uint64_t vmcs_phys = 0;
   // The firmware context before launch: where a failed first VM entry returns to.
   arch::NativeContext* native = nullptr;
+  uint32_t index = 0;  // 0 for the boot CPU; the slot in EptState::vcpus and the flushes
+  // Set by another CPU before it sends this one an NMI (a flush or leave request), so the
+  // NMI is not taken for the guest's; consumed by whichever NMI path (VM exit or host
+  // handler) sees it first.
+  std::atomic<bool> own_nmi{false};
+  std::atomic<bool> in_vmx{false};  // launched and not left
+  std::atomic<bool> leave{false};   // asked to leave VMX (start-up undoing a failed launch)
+  std::atomic<bool> left{false};    // left VMX after such a request
 };
 
 }  // namespace hv::target

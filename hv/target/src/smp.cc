@@ -1,0 +1,118 @@
+// What agevisor's CPUs do for each other: the cross-CPU EPT flushes of docs/smp.md. A
+// deferred flush is a generation other CPUs catch up with at their next VM entry; a
+// synchronous one also sends each of them an NMI and waits for their acknowledgement.
+#include "arch/msr.h"
+#include "arch/target/cpu.h"
+#include "hv/target/log.h"
+#include "hv/target/target_ept.h"
+#include "hv/target/vcpu.h"
+
+namespace hv::target {
+namespace {
+
+constexpr uint32_t kIa32ApicBase = 0x1B;
+constexpr uint64_t kApicBaseX2apic = arch::bit(10);
+constexpr uint64_t kApicBaseAddressMask = 0x000F'FFFF'FFFF'F000;
+constexpr uint32_t kX2apicIcr = 0x830;
+constexpr uint32_t kXapicIcrLow = 0x300;
+constexpr uint32_t kXapicIcrHigh = 0x310;
+constexpr uint32_t kIcrDeliveryPending = 1u << 12;
+// Delivery mode NMI (100b), physical destination, level assert, no shorthand.
+constexpr uint32_t kIcrNmi = (4u << 8) | (1u << 14);
+// About a second or more of waiting on hardware, and in Bochs: a CPU that does not answer
+// by then is reported, never waited for forever.
+constexpr uint64_t kAcknowledgeSpins = uint64_t{1} << 26;
+
+// An NMI IPI in the local APIC's current mode, which is the guest's: agevisor does not
+// virtualize the APIC. In xAPIC mode the guest may have been interrupted between writing
+// the ICR's high and low halves: the high half is put back.
+void send_nmi(uint32_t apic_id) {
+  const uint64_t base = arch::target::rdmsr(kIa32ApicBase);
+  if ((base & kApicBaseX2apic) != 0) {
+    arch::target::wrmsr(kX2apicIcr, (uint64_t{apic_id} << 32) | kIcrNmi);
+    return;
+  }
+  auto* apic = reinterpret_cast<volatile uint32_t*>(base & kApicBaseAddressMask);
+  volatile uint32_t& low = apic[kXapicIcrLow / 4];
+  volatile uint32_t& high = apic[kXapicIcrHigh / 4];
+  for (uint64_t i = 0; (low & kIcrDeliveryPending) != 0 && i < kAcknowledgeSpins; ++i)
+    arch::target::pause();
+  const uint32_t saved_high = high;
+  high = apic_id << 24;
+  low = kIcrNmi;
+  for (uint64_t i = 0; (low & kIcrDeliveryPending) != 0 && i < kAcknowledgeSpins; ++i)
+    arch::target::pause();
+  high = saved_high;
+}
+
+}  // namespace
+
+void sync_flushes(EptState& ept, const Vcpu& self) {
+  const uint64_t generation = ept.flushes.pending(self.index);
+  if (generation == 0)
+    return;
+  flush_ept(ept, mm::FlushRequest::single_context());
+  ept.flushes.flushed(self.index, generation);
+}
+
+size_t flush_everywhere(EptState& ept, Vcpu& self, mm::FlushRequest flush, uint64_t* generation) {
+  const uint64_t wanted = ept.flushes.request();
+  flush.merge(mm::FlushRequest::single_context());
+  flush_ept(ept, flush);
+  ept.flushes.flushed(self.index, wanted);
+  const uint32_t count = ept.vcpu_count.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < count; ++i) {
+    Vcpu* other = ept.vcpus[i];
+    if (i == self.index || other == nullptr || !ept.flushes.online(i))
+      continue;
+    other->own_nmi.store(true, std::memory_order_release);
+    send_nmi(other->state.apic_id);
+  }
+  for (uint64_t i = 0; !ept.flushes.all_flushed(wanted) && i < kAcknowledgeSpins; ++i)
+    arch::target::pause();
+  *generation = wanted;
+  return ept.flushes.count_flushed(wanted);
+}
+
+HypercallStatus TargetEpt::flush_all(uint64_t* cpus, uint64_t* generation) {
+  *cpus = flush_everywhere(*state, *vcpu, mm::FlushRequest::single_context(), generation);
+  return HypercallStatus::kOk;
+}
+
+void TargetEpt::sync_flushes() { target::sync_flushes(*state, *vcpu); }
+
+bool TargetEpt::take_own_nmi() { return vcpu->own_nmi.exchange(false, std::memory_order_acq_rel); }
+
+// Every CPU in VMX is asked to leave; the others get an NMI, so they leave at their next VM
+// exit, and are waited for (bounded) so the caller leaves last. A CPU parked in wait-for-SIPI
+// blocks NMIs and cannot leave before a SIPI: it is reported.
+void TargetEpt::request_leave() {
+  const uint32_t count = state->vcpu_count.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < count; ++i) {
+    Vcpu* v = state->vcpus[i];
+    if (v != nullptr && v->in_vmx.load(std::memory_order_acquire))
+      v->leave.store(true, std::memory_order_release);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    Vcpu* v = state->vcpus[i];
+    if (i == vcpu->index || v == nullptr || !v->in_vmx.load(std::memory_order_acquire))
+      continue;
+    v->own_nmi.store(true, std::memory_order_release);
+    send_nmi(v->state.apic_id);
+    uint64_t spins = 0;
+    while (!v->left.load(std::memory_order_acquire) && spins++ < kAcknowledgeSpins)
+      arch::target::pause();
+    if (!v->left.load(std::memory_order_acquire))
+      log::printf("agevisor: CPU %u (APIC %u) did not leave VMX when asked", i, v->state.apic_id);
+  }
+}
+
+bool TargetEpt::leave_requested() const { return vcpu->leave.load(std::memory_order_acquire); }
+
+void TargetEpt::set_online(bool online) {
+  if (online)
+    flush_ept(*state, mm::FlushRequest::single_context());  // whatever it cached is stale
+  state->flushes.set_online(vcpu->index, online);
+}
+
+}  // namespace hv::target
