@@ -90,6 +90,8 @@ void handle_hypercall(HypercallRegisters& regs, const HypercallContext& context)
       answer_copy(regs, status, written);
       return;
     }
+    case Hypercall::kFlush:
+      break;  // reserved for the SMP work: unknown until it is built
   }
   set_status(regs, HypercallStatus::kUnknownFunction);
 }
