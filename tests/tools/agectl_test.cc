@@ -35,6 +35,29 @@ TEST(AgectlArgs, ParsesHostile) {
   EXPECT_EQ(parse_args("bench mib=16").args.mode, agectl::Mode::kBench);
 }
 
+TEST(AgectlArgs, ParsesMpWithItsRounds) {
+  auto r = parse_args("mp");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.args.mode, agectl::Mode::kMp);
+  EXPECT_EQ(r.args.rounds, 3u) << "three rounds unless told";
+  r = parse_args("mp rounds=5");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.args.mode, agectl::Mode::kMp);
+  EXPECT_EQ(r.args.rounds, 5u);
+  r = parse_args("rounds=2 mp");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.args.mode, agectl::Mode::kMp);
+  EXPECT_EQ(r.args.rounds, 2u);
+}
+
+TEST(AgectlArgs, RefusesMpCombinedOrMisspelt) {
+  for (const char* bad : {"mps", "mp bench", "log mp", "mp mp", "mp rounds=0", "mp rounds=17"}) {
+    const auto r = parse_args(bad);
+    EXPECT_FALSE(r.ok) << bad;
+    EXPECT_NE(r.error, nullptr) << bad;
+  }
+}
+
 TEST(AgectlArgs, RefusesBadValuesAndUnknownWords) {
   for (const char* bad : {"rounds=0", "rounds=17", "rounds=", "rounds=3x", "mib=0", "mib=1025",
                           "mib=-1", "mib=99999999999999999999", "reports", "verbose", "mib 4",

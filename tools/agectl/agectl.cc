@@ -16,13 +16,17 @@ extern "C" {
 #include "agectl/args.h"
 #include "agectl/expected_age.h"
 #include "agectl/page_set.h"
+#include "agectl_efi.h"
 #include "arch/format.h"
 #include "arch/target/cpu.h"
 #include "hv/hypercall_abi.h"
 
-namespace {
+namespace agectl {
 
 constinit EFI_SYSTEM_TABLE* g_system = nullptr;
+
+namespace {
+
 constinit EFI_HANDLE g_image = nullptr;
 // Cleared by ExitBootServices: from then on there is no console, only port 0xE9.
 constinit bool g_console = true;
@@ -33,9 +37,9 @@ void out_port_e9(const char* text) {
   arch::target::outb(0xE9, '\n');
 }
 
-// One line to the console (which OVMF mirrors to COM1), while boot services run, and to
-// port 0xE9.
-__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
+}  // namespace
+
+void say(const char* fmt, ...) {
   char line[200];
   va_list args;
   va_start(args, fmt);
@@ -54,24 +58,23 @@ __attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
   out_port_e9(line);
 }
 
+const char* status_name(uint64_t status) {
+  switch (static_cast<hv::HypercallStatus>(status)) {
+    case hv::HypercallStatus::kOk:
+      return "ok";
+    case hv::HypercallStatus::kUnknownFunction:
+      return "unknown function (is tracking off?)";
+    case hv::HypercallStatus::kInvalidArgument:
+      return "invalid argument";
+    case hv::HypercallStatus::kDenied:
+      return "denied";
+  }
+  return "unknown status";
+}
+
+namespace {
+
 arch::CpuidResult cpuid(uint32_t leaf) { return arch::target::cpuid(leaf, 0); }
-
-struct Regs {
-  uint64_t rax, rbx, rcx, rdx;
-};
-
-Regs vmcall(hv::Hypercall function, uint64_t rbx = 0, uint64_t rcx = 0, uint64_t rdx = 0) {
-  Regs r{static_cast<uint64_t>(function), rbx, rcx, rdx};
-  asm volatile("vmcall" : "+a"(r.rax), "+b"(r.rbx), "+c"(r.rcx), "+d"(r.rdx) : : "memory");
-  return r;
-}
-
-bool agevisor_present() {
-  if ((cpuid(1).ecx & (1u << 31)) == 0)
-    return false;
-  const arch::CpuidResult h = cpuid(0x4000'0000);
-  return h.ebx == 0x76656761 && h.ecx == 0x726F7369 && h.edx == 0;  // "agev" "isor" 0
-}
 
 void read_options(EFI_HANDLE image, char* out, size_t size) {
   out[0] = '\0';
@@ -100,20 +103,6 @@ const char* skip_program(const char* s) {
       p[-4] == '.')
     return p;
   return s;
-}
-
-const char* status_name(uint64_t status) {
-  switch (static_cast<hv::HypercallStatus>(status)) {
-    case hv::HypercallStatus::kOk:
-      return "ok";
-    case hv::HypercallStatus::kUnknownFunction:
-      return "unknown function (is tracking off?)";
-    case hv::HypercallStatus::kInvalidArgument:
-      return "invalid argument";
-    case hv::HypercallStatus::kDenied:
-      return "denied";
-  }
-  return "unknown status";
 }
 
 bool age(const char* what, hv::AgeCounts* counts) {
@@ -692,18 +681,23 @@ EFI_STATUS run(const agectl::Args& args) {
 }
 
 }  // namespace
+}  // namespace agectl
 
 extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table) {
+  using namespace agectl;
   g_system = system_table;
   g_image = image;
   char options[128];
   read_options(image, options, sizeof(options));
-  const agectl::ArgsResult parsed = agectl::parse_args(skip_program(options));
+  const ArgsResult parsed = parse_args(skip_program(options));
   if (!parsed.ok) {
     say("agectl: %s", parsed.error);
     return EFI_INVALID_PARAMETER;
   }
-  if (!agevisor_present()) {
+  const bool agevisor = agevisor_present();
+  if (parsed.args.mode == Mode::kMp)  // runs without agevisor too, to compare
+    return run_mp(parsed.args, agevisor);
+  if (!agevisor) {
     say("agectl: agevisor is not running (no 'agevisor' signature at CPUID 0x40000000)");
     return EFI_NOT_FOUND;
   }

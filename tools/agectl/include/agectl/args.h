@@ -1,19 +1,21 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench | mp]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
 // touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
 // `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
 // checks that agevisor's data never shows and its memory is never written; `log`: prints
 // agevisor's log ring (the log hypercall); `ebs`: exits boot services, overwrites all the
 // memory an OS may reuse and checks agevisor survived (never returns); `bench`: cycle
-// ratios of agevisor's paths measured from the guest (exits, tracking faults, passes).
+// ratios of agevisor's paths measured from the guest (exits, tracking faults, passes); `mp`:
+// `rounds` rounds on every processor through MP services (APIC IDs, per-CPU exit counts,
+// a flush on every CPU after each round).
 #pragma once
 
 #include <cstdint>
 
 namespace agectl {
 
-enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices, kBench };
+enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices, kBench, kMp };
 
 struct Args {
   unsigned rounds = 3;
@@ -57,17 +59,16 @@ constexpr bool parse_number(const char* s, unsigned max, unsigned* out, const ch
   return true;
 }
 
-// A mode word ("report", "hostile", "log") at `s`, or Mode::kRounds if there is none.
+// A mode word ("report", "hostile", "log", ...) at `s`, or Mode::kRounds if there is none.
 constexpr Mode mode_word(const char* s, const char** rest) {
   struct Word {
     const char* text;
     Mode mode;
   };
-  constexpr Word kWords[] = {{"report", Mode::kReport},
-                             {"hostile", Mode::kHostile},
-                             {"log", Mode::kLog},
-                             {"ebs", Mode::kExitBootServices},
-                             {"bench", Mode::kBench}};
+  constexpr Word kWords[] = {
+      {"report", Mode::kReport},        {"hostile", Mode::kHostile}, {"log", Mode::kLog},
+      {"ebs", Mode::kExitBootServices}, {"bench", Mode::kBench},     {"mp", Mode::kMp},
+  };
   for (const Word& w : kWords) {
     if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
       return w.mode;
@@ -105,7 +106,7 @@ constexpr ArgsResult parse_args(const char* text) {
       result.args.mib = value;
     } else if (const Mode m = mode_word(p, &rest); m != Mode::kRounds) {
       if (result.args.mode != Mode::kRounds) {
-        result.error = "report, hostile, log, ebs and bench cannot be combined";
+        result.error = "report, hostile, log, ebs, bench and mp cannot be combined";
         return result;
       }
       result.args.mode = m;
@@ -113,7 +114,7 @@ constexpr ArgsResult parse_args(const char* text) {
     } else {
       result.error =
           "unknown argument (usage: agectl.efi [rounds=N] [mib=N] "
-          "[report | hostile | log | ebs | bench])";
+          "[report | hostile | log | ebs | bench | mp])";
       return result;
     }
   }
