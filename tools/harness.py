@@ -66,6 +66,32 @@ def find_tool(env_var, name):
     return path
 
 
+def bochs_version(bochs):
+    """The version the Bochs binary prints in its banner, as a tuple ((0,) if unknown).
+    A run without a disk prints the banner and stops at once."""
+    try:
+        out = subprocess.run([bochs, "-n", "-q", "display_library: nogui", "megs: 16",
+                              "boot: disk"], stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return (0,)
+    match = re.search(r"Bochs x86 Emulator (\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else (0,)
+
+
+def require_bochs(args):
+    """--min-bochs: SKIPPED (never passed) when the Bochs in use is older."""
+    if args.min_bochs is None or args.emulator != "bochs":
+        return
+    wanted = tuple(int(p) for p in args.min_bochs.split("."))
+    bochs = find_tool("AGEVISOR_BOCHS", "bochs")
+    have = bochs_version(bochs)
+    if have < wanted:
+        shown = ".".join(str(p) for p in have) if have != (0,) else "unknown"
+        raise Skip(f"needs Bochs {args.min_bochs} or newer, {bochs} is {shown}: "
+                   f"{args.min_bochs_reason} (set AGEVISOR_BOCHS to a newer build)")
+
+
 def firmware():
     path = os.environ.get("AGEVISOR_OVMF", "/usr/share/ovmf/OVMF.fd")
     if not os.path.isfile(path):
@@ -285,6 +311,7 @@ class Logs:
 
 
 def run(args):
+    require_bochs(args)
     workdir = os.path.abspath(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
@@ -455,6 +482,11 @@ def main():
                         help="also install agevisor as \\EFI\\BOOT\\BOOTX64.EFI, so the boot "
                         "manager starts it (with no load options) before the shell; implies "
                         "--no-agevisor for startup.nsh")
+    parser.add_argument("--min-bochs", default=None, metavar="X.Y",
+                        help="the case needs this Bochs version or newer: an older one "
+                        "makes the run SKIPPED with --min-bochs-reason")
+    parser.add_argument("--min-bochs-reason", default="the case needs a newer Bochs",
+                        help="why (printed when skipped)")
     parser.add_argument("--stream", action="store_true", help="copy serial.log to stdout")
     parser.add_argument("--bochs-errors", action="store_true",
                         help="log Bochs errors (every EPT violation!) to bochs.log")

@@ -88,6 +88,8 @@ struct FakeExitCpu {
     port_writes.push_back({port, size, value});
   }
   void sleep_entry(unsigned type) { sleep_entries.push_back(type); }
+  int nmi_unblocks = 0;
+  void unblock_nmis() { ++nmi_unblocks; }
 };
 
 // The EPT as the exit path sees it: answers as told, records what it was asked.

@@ -394,11 +394,15 @@ constexpr uint32_t kNmiExitInfo = 0x8000'0202;  // valid, NMI, vector 2
 TEST_F(ExitHandler, AnNmiExitThatWasAFlushRequestIsConsumed) {
   ept.flush_nmis = 1;
   vmcs.set(VmcsField32::kExitInterruptionInfo, kNmiExitInfo);
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, arch::interruptibility::kBlockingByNmi);
   EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kResume);
   EXPECT_FALSE(vcpu.nmi_pending);
   EXPECT_EQ(injected(), 0u) << "the guest never sees agevisor's own IPI";
   EXPECT_EQ(rip(), kRip);
   EXPECT_EQ(ept.syncs, 1) << "the flush it asked for runs before the entry";
+  EXPECT_EQ(cpu.nmi_unblocks, 1) << "the next NMI may reach VMX root again";
+  EXPECT_EQ(vmcs.read(VmcsField32::kGuestInterruptibilityState), 0u)
+      << "nor is the guest left blocking the next one (Bochs 2.7 saves the bit)";
 }
 
 TEST_F(ExitHandler, AnNmiExitThatWasTheGuestsIsInjectedBack) {

@@ -50,8 +50,17 @@ TEST(AgectlArgs, ParsesMpWithItsRounds) {
   EXPECT_EQ(r.args.rounds, 2u);
 }
 
+TEST(AgectlArgs, ParsesFlushWithItsRounds) {
+  auto r = parse_args("flush rounds=4");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.args.mode, agectl::Mode::kFlush);
+  EXPECT_EQ(r.args.rounds, 4u);
+  EXPECT_EQ(parse_args("flush").args.rounds, 3u);
+}
+
 TEST(AgectlArgs, RefusesMpCombinedOrMisspelt) {
-  for (const char* bad : {"mps", "mp bench", "log mp", "mp mp", "mp rounds=0", "mp rounds=17"}) {
+  for (const char* bad : {"mps", "mp bench", "log mp", "mp mp", "mp rounds=0", "mp rounds=17",
+                          "flush mp", "flushes"}) {
     const auto r = parse_args(bad);
     EXPECT_FALSE(r.ok) << bad;
     EXPECT_NE(r.error, nullptr) << bad;

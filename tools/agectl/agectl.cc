@@ -696,7 +696,9 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
   }
   const bool agevisor = agevisor_present();
   if (parsed.args.mode == Mode::kMp)  // runs without agevisor too, to compare
-    return run_mp(parsed.args, agevisor);
+    return run_mp(parsed.args, agevisor, true);
+  if (parsed.args.mode == Mode::kFlush && agevisor)
+    return run_mp(parsed.args, agevisor, false);
   if (!agevisor) {
     say("agectl: agevisor is not running (no 'agevisor' signature at CPUID 0x40000000)");
     return EFI_NOT_FOUND;

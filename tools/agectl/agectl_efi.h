@@ -46,6 +46,7 @@ inline bool agevisor_present() {
 // `agectl mp` (mp.cc): `args.rounds` rounds on every enabled processor; `agevisor`: the BSP
 // found agevisor's signature, so the processors also make the cpu hypercall and the BSP a
 // flush after each round.
-EFI_STATUS run_mp(const Args& args, bool agevisor);
+// `mp` (wake_aps) and `flush` (the boot processor alone asks; the others are not woken).
+EFI_STATUS run_mp(const Args& args, bool agevisor, bool wake_aps);
 
 }  // namespace agectl

@@ -120,7 +120,7 @@ class Pool {
 
 }  // namespace
 
-EFI_STATUS run_mp(const Args& args, bool agevisor) {
+EFI_STATUS run_mp(const Args& args, bool agevisor, bool wake_aps) {
   EFI_BOOT_SERVICES* bs = g_system->BootServices;
   EFI_GUID guid = kMpServicesGuid;
   MpServices* mp = nullptr;
@@ -136,8 +136,14 @@ EFI_STATUS run_mp(const Args& args, bool agevisor) {
     say("agectl: mp: GetNumberOfProcessors failed: status %#lx", status);
     return EFI_UNSUPPORTED;
   }
-  say("agectl: mp: %lu processors, %lu enabled, %u rounds%s", total, enabled, args.rounds,
-      agevisor ? "" : " (agevisor is not running: CPUID only)");
+  UINTN bsp = 0;
+  if (!wake_aps && EFI_ERROR(mp->WhoAmI(mp, &bsp))) {
+    say("agectl: mp: WhoAmI failed");
+    return EFI_UNSUPPORTED;
+  }
+  say("agectl: mp: %lu processors, %lu enabled, %u rounds%s%s", total, enabled, args.rounds,
+      agevisor ? "" : " (agevisor is not running: CPUID only)",
+      wake_aps ? "" : ", the boot processor alone (flush)");
 
   // Two rounds of answers (this one and the last) and which processors must answer.
   const Pool pool(total * (2 * sizeof(MpAnswer) + sizeof(bool)));
@@ -155,7 +161,7 @@ EFI_STATUS run_mp(const Args& args, bool agevisor) {
       say("agectl: mp: GetProcessorInfo(%lu) failed: status %#lx", i, status);
       return EFI_UNSUPPORTED;
     }
-    must_answer[i] = (info.StatusFlag & kProcessorEnabled) != 0;
+    must_answer[i] = (info.StatusFlag & kProcessorEnabled) != 0 && (wake_aps || i == bsp);
   }
 
   size_t failures = 0;
@@ -165,7 +171,7 @@ EFI_STATUS run_mp(const Args& args, bool agevisor) {
       now[i] = MpAnswer{};
     RoundShared shared{mp, now, total, agevisor, 0};
     answer_round(&shared);  // the BSP
-    if (enabled > 1) {
+    if (enabled > 1 && wake_aps) {
       status = mp->StartupAllAPs(mp, answer_round, TRUE, nullptr, kApTimeoutUs, &shared, nullptr);
       if (EFI_ERROR(status)) {
         say("agectl: FAIL mp: round %u: StartupAllAPs failed: status %#lx", round, status);

@@ -254,3 +254,18 @@ agevisor_leave:
     mov eax, HC_LEAVE
     vmcall
     ret
+
+; IRETQ to the instruction after it, on the same stack: ends the NMI blocking that an
+; NMI-caused VM exit leaves in VMX root (until an IRET, an NMI there would stay pending).
+global agevisor_iret_to_self
+agevisor_iret_to_self:
+    mov rax, rsp
+    push qword 0x10                 ; host SS (hv/host_tables.h kHostDataSelector)
+    push rax
+    pushfq
+    push qword 0x08                 ; host CS (kHostCodeSelector)
+    lea rax, [.back]
+    push rax
+    iretq
+.back:
+    ret

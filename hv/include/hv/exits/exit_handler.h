@@ -468,11 +468,18 @@ ExitAction handle_sipi(VcpuState& vcpu, V& vmcs, E& ept) {
 // (another CPU's flush or leave request: consumed, and acted on at the end of the exit) or
 // the guest's, which is injected back as soon as the guest can take it. The exception bitmap
 // is empty, so no other exception exits.
-template <VmcsAccess V, EptService E>
-ExitAction handle_exception_or_nmi(VcpuState& vcpu, V& vmcs, E& ept) {
+template <VmcsAccess V, ExitCpu C, EptService E>
+ExitAction handle_exception_or_nmi(VcpuState& vcpu, V& vmcs, C& cpu, E& ept) {
   const auto info = arch::InterruptionInfo::from_raw(vmcs.read(VmcsField32::kExitInterruptionInfo));
   if (!info.valid() || info.type() != arch::InterruptionType::kNmi)
     return ExitAction::kHalt;
+  cpu.unblock_nmis();
+  // NMIs were not blocked in the guest, or this NMI would not have arrived: a saved
+  // blocking-by-NMI bit is the exit's own (Bochs 2.7 saves it), and entering with it would
+  // block every later NMI to this CPU.
+  vmcs.write(VmcsField32::kGuestInterruptibilityState,
+             vmcs.read(VmcsField32::kGuestInterruptibilityState) &
+                 ~arch::interruptibility::kBlockingByNmi);
   if (!ept.take_own_nmi())
     vcpu.nmi_pending = true;
   return ExitAction::kResume;
@@ -486,7 +493,7 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
     case R::kCpuid:
       return handle_cpuid(vcpu, vmcs, cpu, r);
     case R::kExceptionOrNmi:
-      return handle_exception_or_nmi(vcpu, vmcs, ept);
+      return handle_exception_or_nmi(vcpu, vmcs, cpu, ept);
     case R::kInitSignal:
       return handle_init(vcpu, vmcs, cpu, ept, r);
     case R::kStartupIpi:

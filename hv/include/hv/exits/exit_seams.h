@@ -39,6 +39,9 @@ concept ExitCpu = requires(T& c, uint32_t u32, uint64_t u64, uint64_t* out) {
   c.io_out(uint16_t{}, uint8_t{}, u32);
   // The guest is about to enter ACPI sleep state `type` (SLP_TYP): report it.
   c.sleep_entry(unsigned{});
+  // After an NMI-caused VM exit NMIs stay blocked in VMX root until an IRET: one to the
+  // next instruction ends that (Bochs 2.7 only ever unblocks them that way).
+  c.unblock_nmis();
 };
 
 enum class EptFaultResult : uint8_t {

@@ -1,5 +1,5 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench | mp]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench | mp | flush]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
 // touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
 // `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
@@ -8,14 +8,16 @@
 // memory an OS may reuse and checks agevisor survived (never returns); `bench`: cycle
 // ratios of agevisor's paths measured from the guest (exits, tracking faults, passes); `mp`:
 // `rounds` rounds on every processor through MP services (APIC IDs, per-CPU exit counts,
-// a flush on every CPU after each round).
+// a flush on every CPU after each round); `flush`: the same rounds on the boot processor
+// only, without waking the others (Bochs 2.7 cannot wake a CPU under VMX again), so the
+// flushes still reach every CPU.
 #pragma once
 
 #include <cstdint>
 
 namespace agectl {
 
-enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices, kBench, kMp };
+enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices, kBench, kMp, kFlush };
 
 struct Args {
   unsigned rounds = 3;
@@ -68,6 +70,7 @@ constexpr Mode mode_word(const char* s, const char** rest) {
   constexpr Word kWords[] = {
       {"report", Mode::kReport},        {"hostile", Mode::kHostile}, {"log", Mode::kLog},
       {"ebs", Mode::kExitBootServices}, {"bench", Mode::kBench},     {"mp", Mode::kMp},
+      {"flush", Mode::kFlush},
   };
   for (const Word& w : kWords) {
     if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
@@ -106,7 +109,7 @@ constexpr ArgsResult parse_args(const char* text) {
       result.args.mib = value;
     } else if (const Mode m = mode_word(p, &rest); m != Mode::kRounds) {
       if (result.args.mode != Mode::kRounds) {
-        result.error = "report, hostile, log, ebs, bench and mp cannot be combined";
+        result.error = "report, hostile, log, ebs, bench, mp and flush cannot be combined";
         return result;
       }
       result.args.mode = m;
@@ -114,7 +117,7 @@ constexpr ArgsResult parse_args(const char* text) {
     } else {
       result.error =
           "unknown argument (usage: agectl.efi [rounds=N] [mib=N] "
-          "[report | hostile | log | ebs | bench | mp])";
+          "[report | hostile | log | ebs | bench | mp | flush])";
       return result;
     }
   }

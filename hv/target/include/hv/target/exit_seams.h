@@ -11,6 +11,10 @@
 #include "hv/exits/exit_seams.h"
 #include "hv/target/vmcs.h"
 
+// An IRETQ to the next instruction (vmx_stubs.nasm): ends the NMI blocking an NMI-caused VM
+// exit leaves in VMX root.
+extern "C" __attribute__((visibility("hidden"))) void agevisor_iret_to_self();
+
 namespace hv::target {
 
 struct TargetVmcs {
@@ -50,6 +54,7 @@ struct TargetExitCpu {
       arch::target::outl(port, value);
   }
   void sleep_entry(unsigned type);  // logs (exits.cc)
+  void unblock_nmis() { agevisor_iret_to_self(); }
 };
 
 static_assert(VmcsAccess<TargetVmcs>);
