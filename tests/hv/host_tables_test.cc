@@ -25,6 +25,15 @@ TEST(HostTables, GdtHoldsFlatCodeDataAndA16ByteTss) {
   EXPECT_EQ(tss.value().type(), 9u) << "available until LTR marks it busy";
   EXPECT_FALSE(tss.value().s());
   EXPECT_TRUE(tss.value().present());
+  for (size_t i = 3; i < (hv::kHostTssSelector >> 3); ++i)
+    EXPECT_EQ(gdt.entries[i].raw(), 0u) << "slot " << i;
+}
+
+TEST(HostTables, TheTssSelectorLiesBeyondAFirmwareGdtWithoutTss) {
+  // edk2 reloads a CPU's saved TR at its next wake-up only below its GDT's limit; OVMF's
+  // GDT ends at 0x47. A CPU that left VMX keeps this selector.
+  EXPECT_GT(hv::kHostTssSelector, 0x200);
+  EXPECT_EQ(hv::kHostTssSelector + 16u, sizeof(hv::HostGdt)) << "the last two slots";
 }
 
 TEST(HostTables, FaultsThatMayArriveOnABrokenStackUseTheirOwnIst) {

@@ -12,11 +12,16 @@ namespace hv {
 
 inline constexpr uint16_t kHostCodeSelector = 0x08;
 inline constexpr uint16_t kHostDataSelector = 0x10;
-inline constexpr uint16_t kHostTssSelector = 0x18;  // two slots: 0x18 and 0x20
+// Two slots, the last two of the 1 KiB GDT. A CPU that leaves VMX keeps the host's TR (LTR
+// cannot load the null selector UEFI runs with), and edk2's MP services save each CPU's TR
+// and load it again at its next wake-up, unless it lies beyond the GDT's limit: firmware
+// GDTs without TSS are far smaller than this selector, so that is where it lies.
+inline constexpr uint16_t kHostTssSelector = 0x3F0;
 
 struct HostGdt {
-  arch::SegmentDescriptor entries[5];
+  arch::SegmentDescriptor entries[128];  // 1 KiB: the host TSS follows it in the same page
 };
+static_assert(sizeof(HostGdt) == 1024);
 
 // Interrupt stack table slots: exceptions that can arrive on a broken stack get their own.
 enum class HostIst : uint8_t { kNone = 0, kDoubleFault = 1, kNmi = 2, kMachineCheck = 3 };
