@@ -6,6 +6,7 @@
 #include "arch/target/cpu.h"
 #include "arch/target/target_port_io.h"
 #include "hv/log_ring.h"
+#include "hv/spinlock.h"
 #include "hv/uart16550.h"
 
 namespace hv::log {
@@ -23,6 +24,10 @@ constinit bool extra_mirrors_serial = false;
 // image into runtime memory and keeps the lines logged before the switch.
 constinit char ring_storage[64 * 1024] = {};
 constinit LogRing ring(ring_storage, sizeof(ring_storage));
+// One line at a time from every CPU (serial port, port 0xE9, ring). Bounded: a CPU that
+// stopped while holding it (a host fault on the way to a halt) must not silence the others.
+constinit Spinlock line_lock;
+constexpr uint64_t kLineLockSpins = uint64_t{1} << 22;
 
 void write_e9(const char* text, size_t length) {
   for (size_t i = 0; i < length; ++i) {
@@ -51,6 +56,7 @@ void set_extra_sink(LineSink sink, void* context, bool mirrors_serial) {
 }
 
 void write_line(const char* line) {
+  const bool locked = line_lock.lock_within(kLineLockSpins);
   size_t length = length_of(line);
   if (!extra_mirrors_serial) {
     com1.write(line, length);
@@ -62,9 +68,17 @@ void write_line(const char* line) {
   if (extra_sink != nullptr) {
     extra_sink(extra_context, line);
   }
+  if (locked)
+    line_lock.unlock();
 }
 
-size_t copy_recent(char* out, size_t size) { return ring.copy_recent(out, size); }
+size_t copy_recent(char* out, size_t size) {
+  const bool locked = line_lock.lock_within(kLineLockSpins);
+  const size_t copied = ring.copy_recent(out, size);
+  if (locked)
+    line_lock.unlock();
+  return copied;
+}
 
 void vprintf(const char* fmt, va_list args) {
   char buffer[kLineMax];
