@@ -154,9 +154,11 @@ struct FakeEpt {
   void close_startup() { leave_open = false; }
   int leave_requests = 0;
   bool leave_flag = false;
-  void request_leave() {
+  bool others_leave = true;  // whether every other CPU left in time
+  bool request_leave() {
     ++leave_requests;
-    leave_flag = true;
+    leave_flag = others_leave;
+    return others_leave;
   }
   bool leave_requested() const { return leave_flag; }
   int syncs = 0;

@@ -465,6 +465,16 @@ TEST_F(ExitHandler, LeaveTakesEveryCpuOutOnlyWhileStartUpAllowsIt) {
   EXPECT_EQ(rip(), before + 3) << "it continues past VMCALL";
 }
 
+TEST_F(ExitHandler, ACpuThatWouldNotLeaveKeepsTheCallerInVmx) {
+  // Freeing agevisor's memory under a CPU still in VMX would be fatal: the caller stays.
+  ept.leave_open = true;
+  ept.others_leave = false;
+  gprs.rax = static_cast<uint64_t>(hv::Hypercall::kLeave);
+  EXPECT_EQ(exit(BasicExitReason::kVmcall), ExitAction::kAdvance);
+  EXPECT_EQ(gprs.rax, static_cast<uint64_t>(hv::HypercallStatus::kTimedOut));
+  EXPECT_EQ(ept.leave_requests, 1);
+}
+
 TEST_F(ExitHandler, StartupDoneClosesTheLeaveHypercall) {
   ept.leave_open = true;
   gprs.rax = static_cast<uint64_t>(hv::Hypercall::kStartupDone);

@@ -63,11 +63,13 @@ const char* status_name(uint64_t status) {
     case hv::HypercallStatus::kOk:
       return "ok";
     case hv::HypercallStatus::kUnknownFunction:
-      return "unknown function (is tracking off?)";
+      return "unknown function (an older agevisor, or tracking off)";
     case hv::HypercallStatus::kInvalidArgument:
       return "invalid argument";
     case hv::HypercallStatus::kDenied:
       return "denied";
+    case hv::HypercallStatus::kTimedOut:
+      return "timed out";
   }
   return "unknown status";
 }

@@ -89,6 +89,8 @@ const char* status_name(uint64_t status) {
       return "invalid argument";
     case hv::HypercallStatus::kDenied:
       return "denied";
+    case hv::HypercallStatus::kTimedOut:
+      return "timed out";
   }
   return "?";
 }

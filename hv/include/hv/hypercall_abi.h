@@ -48,7 +48,8 @@ enum class HypercallStatus : uint64_t {
   kOk = 0,
   kUnknownFunction = 1,
   kInvalidArgument = 2,
-  kDenied = 3,  // called from CPL > 0, or a buffer that overlaps hypervisor memory
+  kDenied = 3,    // called from CPL > 0, or a buffer that overlaps hypervisor memory
+  kTimedOut = 4,  // another CPU did not answer in time (the internal leave call)
 };
 
 // What the age function counts (RBX, RCX, RDX). A 2 MiB leaf counts as 512 pages.

@@ -83,16 +83,19 @@ void TargetEpt::sync_flushes() { target::sync_flushes(*state, *vcpu); }
 
 bool TargetEpt::take_own_nmi() { return vcpu->own_nmi.exchange(false, std::memory_order_acq_rel); }
 
-// Every CPU in VMX is asked to leave; the others get an NMI, so they leave at their next VM
-// exit, and are waited for (bounded) so the caller leaves last. A CPU parked in wait-for-SIPI
-// blocks NMIs and cannot leave before a SIPI: it is reported.
-void TargetEpt::request_leave() {
+// Every other CPU in VMX is asked to leave: an NMI makes it leave at the end of that VM
+// exit. Each is waited for (bounded); the caller is asked last, and only if all of them
+// left, so agevisor's memory is freed only once no CPU runs in VMX. A CPU parked in
+// wait-for-SIPI blocks NMIs and cannot leave before a SIPI: it is reported, and then nobody
+// frees anything (it leaves whenever it runs again).
+bool TargetEpt::request_leave() {
   const uint32_t count = state->vcpu_count.load(std::memory_order_acquire);
   for (uint32_t i = 0; i < count; ++i) {
     Vcpu* v = state->vcpus[i];
-    if (v != nullptr && v->in_vmx.load(std::memory_order_acquire))
+    if (i != vcpu->index && v != nullptr && v->in_vmx.load(std::memory_order_acquire))
       v->leave.store(true, std::memory_order_release);
   }
+  bool all_left = true;
   for (uint32_t i = 0; i < count; ++i) {
     Vcpu* v = state->vcpus[i];
     if (i == vcpu->index || v == nullptr || !v->in_vmx.load(std::memory_order_acquire))
@@ -102,9 +105,14 @@ void TargetEpt::request_leave() {
     uint64_t spins = 0;
     while (!v->left.load(std::memory_order_acquire) && spins++ < kAcknowledgeSpins)
       arch::target::pause();
-    if (!v->left.load(std::memory_order_acquire))
+    if (!v->left.load(std::memory_order_acquire)) {
       log::printf("agevisor: CPU %u (APIC %u) did not leave VMX when asked", i, v->state.apic_id);
+      all_left = false;
+    }
   }
+  if (all_left)
+    vcpu->leave.store(true, std::memory_order_release);
+  return all_left;
 }
 
 bool TargetEpt::leave_requested() const { return vcpu->leave.load(std::memory_order_acquire); }

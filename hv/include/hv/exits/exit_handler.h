@@ -89,11 +89,12 @@ ExitAction handle_vmcall(VcpuState& vcpu, V& vmcs, E& ept, arch::GuestGprs& r) {
   const bool startup_call = r.rax == static_cast<uint64_t>(Hypercall::kStartupDone) ||
                             r.rax == static_cast<uint64_t>(Hypercall::kLeave);
   if (startup_call && guest_cpl(vmcs) == 0 && ept.leave_allowed()) {
-    if (r.rax == static_cast<uint64_t>(Hypercall::kLeave))
-      ept.request_leave();  // this CPU leaves at the end of the exit, past VMCALL
-    else
+    HypercallStatus status = HypercallStatus::kOk;
+    if (r.rax == static_cast<uint64_t>(Hypercall::kStartupDone))
       ept.close_startup();
-    r.rax = static_cast<uint64_t>(HypercallStatus::kOk);
+    else if (!ept.request_leave())  // on success this CPU leaves at the end of the exit
+      status = HypercallStatus::kTimedOut;
+    r.rax = static_cast<uint64_t>(status);
     return ExitAction::kAdvance;
   }
   HypercallRegisters regs{r.rax, r.rbx, r.rcx, r.rdx};

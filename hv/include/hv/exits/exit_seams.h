@@ -78,12 +78,13 @@ concept EptService = requires(T& e, uint64_t u64) {
     e.flush_all(static_cast<uint64_t*>(nullptr), static_cast<uint64_t*>(nullptr))
     } -> std::same_as<HypercallStatus>;
   // agevisor's own start-up: whether it is still in progress (the internal start-up-done
-  // and leave hypercalls are allowed), its end, and leaving: every CPU is asked to leave
-  // VMX (the others by an NMI; returns once they did or a time limit passed), and whether
-  // this CPU was asked.
+  // and leave hypercalls are allowed), its end, and leaving: every other CPU is asked to
+  // leave VMX (by an NMI) and waited for, with a time limit; only when all of them left is
+  // this CPU asked too (true), so agevisor's memory is never freed under a CPU still in
+  // VMX. Then whether this CPU was asked.
   { e.leave_allowed() } -> std::same_as<bool>;
   e.close_startup();
-  e.request_leave();
+  { e.request_leave() } -> std::same_as<bool>;
   { e.leave_requested() } -> std::same_as<bool>;
   // The last thing before every VM entry: the INVEPT this CPU owes for EPT changes other
   // CPUs made (hv/flush_generations.h), if any.

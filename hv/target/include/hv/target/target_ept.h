@@ -72,7 +72,7 @@ struct TargetEpt {
   HypercallStatus flush_all(uint64_t* cpus, uint64_t* generation);
   bool leave_allowed() const { return state->leave_open.load(std::memory_order_acquire); }
   void close_startup() { state->leave_open.store(false, std::memory_order_release); }
-  void request_leave();
+  bool request_leave();
   bool leave_requested() const;
   void sync_flushes();
   bool take_own_nmi();
