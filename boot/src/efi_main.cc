@@ -71,7 +71,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
   start.tracking_mode = mode.value();
   start.hide_hypervisor = options.value().hide_hypervisor;
   start.corrupt_guest_state = options.value().corrupt_guest_state;
-  start.fail_second_cpu = options.value().fail_second_cpu;
+  start.fail_last_cpu = options.value().fail_last_cpu;
   start.boot_cpu_only = options.value().boot_cpu_only;
   start.console_mirrors_serial = console_on_uart;
   start.period_ms = options.value().period_ms;

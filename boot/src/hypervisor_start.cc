@@ -286,7 +286,7 @@ EFI_STATUS start_hypervisor(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table,
   request.tracking_mode = options.tracking_mode;
   request.hide_hypervisor = options.hide_hypervisor;
   request.corrupt_guest_state = options.corrupt_guest_state;
-  request.fail_second_cpu = options.fail_second_cpu;
+  request.fail_last_cpu = options.fail_last_cpu;
   request.period_ms = options.period_ms;
   request.acpi_rsdp = acpi_rsdp(system_table);
   if (options.period_ms != 0)

@@ -50,12 +50,12 @@ bool parse_hide(const char* value, size_t length, Options& options) {
 }
 
 bool parse_debug(const char* value, size_t length, Options& options) {
-  if (equals(value, length, "fail-second-cpu")) {
+  if (equals(value, length, "fail-last-cpu")) {
     options.corrupt_guest_state = false;
-    options.fail_second_cpu = true;
+    options.fail_last_cpu = true;
     return true;
   }
-  options.fail_second_cpu = false;
+  options.fail_last_cpu = false;
   return parse_flag(value, length, "corrupt-guest-state", options.corrupt_guest_state);
 }
 
@@ -95,7 +95,7 @@ struct Key {
 constexpr Key kKeys[] = {
     {"track", parse_track, "track=auto|accessed-bit|rwx-stash"},
     {"hide", parse_hide, "hide=none|cpuid"},
-    {"debug", parse_debug, "debug=none|corrupt-guest-state|fail-second-cpu"},
+    {"debug", parse_debug, "debug=none|corrupt-guest-state|fail-last-cpu"},
     {"cpus", parse_cpus, "cpus=all|boot"},
     {"period", parse_period, "period=0..60000 (milliseconds, 0 = off)"},
 };

@@ -63,18 +63,18 @@ TEST(Options, HideAndDebugAreFlagsWithNone) {
   EXPECT_STREQ(error.message, "bad value in option \"hide=everything\"; expected hide=none|cpuid");
 }
 
-TEST(Options, FailSecondCpuIsADebugChoiceOfItsOwn) {
-  auto r = hv::parse_options("debug=fail-second-cpu");
+TEST(Options, FailLastCpuIsADebugChoiceOfItsOwn) {
+  auto r = hv::parse_options("debug=fail-last-cpu");
   ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r.value().fail_second_cpu);
+  EXPECT_TRUE(r.value().fail_last_cpu);
   EXPECT_FALSE(r.value().corrupt_guest_state);
-  r = hv::parse_options("debug=fail-second-cpu debug=corrupt-guest-state");
+  r = hv::parse_options("debug=fail-last-cpu debug=corrupt-guest-state");
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r.value().fail_second_cpu) << "later keys win";
+  EXPECT_FALSE(r.value().fail_last_cpu) << "later keys win";
   EXPECT_TRUE(r.value().corrupt_guest_state);
-  r = hv::parse_options("debug=fail-second-cpu debug=none");
+  r = hv::parse_options("debug=fail-last-cpu debug=none");
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r.value().fail_second_cpu);
+  EXPECT_FALSE(r.value().fail_last_cpu);
 }
 
 TEST(Options, CpusChoosesEveryCpuOrOnlyTheBootCpu) {

@@ -11,7 +11,7 @@ struct StartOptions {
   mm::TrackingMode tracking_mode = mm::TrackingMode::kRwxStash;
   bool hide_hypervisor = false;
   bool corrupt_guest_state = false;  // debug: make the first VM entry fail
-  bool fail_second_cpu = false;      // debug: make CPU 1's first VM entry fail
+  bool fail_last_cpu = false;        // debug: make the last CPU's first VM entry fail
   bool boot_cpu_only = false;        // leave the application processors alone
   bool console_mirrors_serial = false;
   uint32_t period_ms = 0;  // periodic aging (0: off)

@@ -7,7 +7,7 @@
 //   track=auto|accessed-bit|rwx-stash   access-tracking mode (default auto)
 //   hide=none|cpuid                     cpuid: no CPUID.1:ECX[31], no signature leaf
 //   debug=none|corrupt-guest-state      make the first VM entry fail (tests the undo path)
-//   debug=fail-second-cpu               make the second CPU's first VM entry fail: every
+//   debug=fail-last-cpu                 make the last CPU's first VM entry fail: every
 //                                       CPU already launched is undone (tests that path)
 //   cpus=all|boot                       every CPU (default) or only the boot CPU
 //   period=MS                           periodic aging: a slice of an aging pass every MS
@@ -30,7 +30,7 @@ struct Options {
   TrackingOverride track = TrackingOverride::kAuto;
   bool hide_hypervisor = false;
   bool corrupt_guest_state = false;
-  bool fail_second_cpu = false;
+  bool fail_last_cpu = false;
   bool boot_cpu_only = false;
   uint32_t period_ms = 0;
   // The image (a path on agevisor's own device) to chain-load and its options, or null:

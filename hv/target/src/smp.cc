@@ -108,6 +108,8 @@ bool TargetEpt::request_leave() {
     if (!v->left.load(std::memory_order_acquire)) {
       log::printf("agevisor: CPU %u (APIC %u) did not leave VMX when asked", i, v->state.apic_id);
       all_left = false;
+    } else {
+      log::printf("agevisor: CPU %u (APIC %u) left VMX", i, v->state.apic_id);
     }
   }
   if (all_left)

@@ -348,7 +348,7 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
     log_violations(report);
     return arch::Error::kInvalidArgument;
   }
-  if ((r.corrupt_guest_state && boot_cpu) || (r.fail_second_cpu && l.index == 1)) {
+  if ((r.corrupt_guest_state && boot_cpu) || (r.fail_last_cpu && l.index + 1 == l.cpu_count)) {
     // Written after the check on purpose: the processor, not our checker, must reject it.
     log::printf("vmx: debug option: CPU %u's guest TR made an available (not busy) TSS", l.index);
     w(VmcsField32::kGuestTrAccessRights, 0x89);

@@ -40,9 +40,9 @@ struct LaunchRequest {
   uint64_t tsc_hz = 0;      // measured at start-up, for the preemption-timer period
   uint64_t acpi_rsdp = 0;   // the firmware's ACPI RSDP (0: none), for the PM1 control ports
   uint32_t cpu_count = 1;   // CPUs to run on (the boot CPU is 0), at most kMaxCpus
-  // Debug option: CPU 1's first VM entry is made to fail, so every CPU already launched is
+  // Debug option: the last CPU's first VM entry is made to fail, so every CPU already launched is
   // undone (the leave path, end to end).
-  bool fail_second_cpu = false;
+  bool fail_last_cpu = false;
   HypervisorRegion region;
 };
 
