@@ -71,6 +71,20 @@ TEST(FlushGenerations, OfflineCpusAreNotWaitedForAndComeBackUpToDate) {
   EXPECT_EQ(g.pending(1), 0u);
 }
 
+TEST(FlushGenerations, TheHighestCpuSlotIsWaitedForAndCounted) {
+  // The waits look only as far as the highest CPU ever online: that one must be included.
+  hv::FlushGenerations g;
+  g.set_online(0, true);
+  g.set_online(hv::FlushGenerations::kMaxCpus - 1, true);
+  const uint64_t want = g.request();
+  g.flushed(0, g.pending(0));
+  EXPECT_FALSE(g.all_flushed(want));
+  EXPECT_EQ(g.count_flushed(want), 1u);
+  g.flushed(hv::FlushGenerations::kMaxCpus - 1, g.pending(hv::FlushGenerations::kMaxCpus - 1));
+  EXPECT_TRUE(g.all_flushed(want));
+  EXPECT_EQ(g.count_flushed(want), 2u);
+}
+
 TEST(FlushGenerations, CountsTheOnlineCpusThatFlushed) {
   hv::FlushGenerations g;
   g.set_online(0, true);

@@ -538,6 +538,20 @@ EFI_STATUS bench(const agectl::Args& args) {
   for (unsigned i = 0; i < kExits; ++i)
     (void)vmcall(hv::Hypercall::kVersion);
   const uint64_t vmcall_cycles = (rdtsc() - t) / kExits;
+  // A synchronous flush: INVEPT here and, with more CPUs, an NMI to each other CPU, its exit
+  // and INVEPT, and the wait for its acknowledgement.
+  constexpr unsigned kFlushes = 100;
+  uint64_t flushed_cpus = 0;
+  t = rdtsc();
+  for (unsigned i = 0; i < kFlushes; ++i) {
+    const Regs r = vmcall(hv::Hypercall::kFlush);
+    if (r.rax != 0) {
+      say("agectl: bench: flush hypercall failed: %s", status_name(r.rax));
+      return EFI_UNSUPPORTED;
+    }
+    flushed_cpus = r.rbx;
+  }
+  const uint64_t flush_cycles = (rdtsc() - t) / kFlushes;
 
   const LeafAlignedBuffer memory(args.mib);
   if (!memory.ok()) {
@@ -574,6 +588,9 @@ EFI_STATUS bench(const agectl::Args& args) {
   char b[16];
   say("agectl: bench: CPUID exit %lu cycles, VMCALL version %lu cycles (%u each)", cpuid_cycles,
       vmcall_cycles, kExits);
+  ratio_text(flush_cycles, cpuid_cycles, a, sizeof(a));
+  say("agectl: bench: synchronous flush reaching %lu CPUs: %lu cycles = %s CPUID exits (%u each)",
+      flushed_cpus, flush_cycles, a, kFlushes);
   ratio_text(fault_cycles, cpuid_cycles, a, sizeof(a));
   say("agectl: bench: first store to an aged 2 MiB leaf: %lu cycles more than a plain store "
       "= %s CPUID exits (%lu leaves)",

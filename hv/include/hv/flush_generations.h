@@ -49,8 +49,13 @@ class FlushGenerations {
   // A CPU enters (true) or leaves (false) the set the synchronous path waits for. A CPU
   // that comes online flushes first (its TLB may hold anything), so it starts up to date.
   void set_online(size_t cpu, bool online) {
-    if (online)
+    if (online) {
       seen_[cpu].store(global_.load(std::memory_order_acquire), std::memory_order_release);
+      size_t slots = slots_.load(std::memory_order_relaxed);
+      while (slots < cpu + 1 &&
+             !slots_.compare_exchange_weak(slots, cpu + 1, std::memory_order_acq_rel)) {
+      }
+    }
     online_[cpu].store(online, std::memory_order_release);
   }
 
@@ -59,7 +64,8 @@ class FlushGenerations {
   // How many online CPUs have flushed for `generation`: what a synchronous flush reports.
   size_t count_flushed(uint64_t generation) const {
     size_t n = 0;
-    for (size_t cpu = 0; cpu < kMaxCpus; ++cpu) {
+    const size_t slots = slots_.load(std::memory_order_acquire);
+    for (size_t cpu = 0; cpu < slots; ++cpu) {
       if (online_[cpu].load(std::memory_order_acquire) &&
           seen_[cpu].load(std::memory_order_acquire) >= generation)
         ++n;
@@ -69,7 +75,8 @@ class FlushGenerations {
 
   // Whether every online CPU has flushed for `generation`.
   bool all_flushed(uint64_t generation) const {
-    for (size_t cpu = 0; cpu < kMaxCpus; ++cpu) {
+    const size_t slots = slots_.load(std::memory_order_acquire);
+    for (size_t cpu = 0; cpu < slots; ++cpu) {
       if (online_[cpu].load(std::memory_order_acquire) &&
           seen_[cpu].load(std::memory_order_acquire) < generation)
         return false;
@@ -81,6 +88,8 @@ class FlushGenerations {
   std::atomic<uint64_t> global_{0};
   std::atomic<uint64_t> seen_[kMaxCpus] = {};
   std::atomic<bool> online_[kMaxCpus] = {};
+  // One past the highest CPU ever online: the waits and counts look no further.
+  std::atomic<size_t> slots_{0};
 };
 
 }  // namespace hv

@@ -79,8 +79,6 @@ HypercallStatus TargetEpt::flush_all(uint64_t* cpus, uint64_t* generation) {
   return HypercallStatus::kOk;
 }
 
-void TargetEpt::sync_flushes() { target::sync_flushes(*state, *vcpu); }
-
 bool TargetEpt::take_own_nmi() { return vcpu->own_nmi.exchange(false, std::memory_order_acq_rel); }
 
 // Every other CPU in VMX is asked to leave: an NMI makes it leave at the end of that VM
@@ -117,7 +115,7 @@ bool TargetEpt::request_leave() {
   return all_left;
 }
 
-bool TargetEpt::leave_requested() const { return vcpu->leave.load(std::memory_order_acquire); }
+
 
 void TargetEpt::set_online(bool online) {
   if (online)

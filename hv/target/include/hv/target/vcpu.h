@@ -33,4 +33,15 @@ struct Vcpu {
   std::atomic<bool> left{false};    // left VMX after such a request
 };
 
+// On every VM exit: inline, so the common case (nothing owed, nobody leaving) costs two
+// loads and a compare each.
+inline void TargetEpt::sync_flushes() {
+  if (state->flushes.pending(vcpu->index) != 0)
+    target::sync_flushes(*state, *vcpu);
+}
+
+inline bool TargetEpt::leave_requested() const {
+  return vcpu->leave.load(std::memory_order_acquire);
+}
+
 }  // namespace hv::target
