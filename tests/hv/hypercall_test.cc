@@ -252,3 +252,12 @@ TEST(Hypercall, StartUpCallsAreDeniedWheneverTheyReachTheHandler) {
     }
   }
 }
+
+TEST(Hypercall, EveryStatusHasTheNameGuestToolsPrint) {
+  EXPECT_STREQ(hv::status_name(HypercallStatus::kOk), "ok");
+  EXPECT_STREQ(hv::status_name(HypercallStatus::kUnknownFunction), "unknown function");
+  EXPECT_STREQ(hv::status_name(HypercallStatus::kInvalidArgument), "invalid argument");
+  EXPECT_STREQ(hv::status_name(HypercallStatus::kDenied), "denied");
+  EXPECT_STREQ(hv::status_name(HypercallStatus::kTimedOut), "timed out");
+  EXPECT_STREQ(hv::status_name(static_cast<HypercallStatus>(99)), "unknown status");
+}

@@ -59,19 +59,7 @@ void say(const char* fmt, ...) {
 }
 
 const char* status_name(uint64_t status) {
-  switch (static_cast<hv::HypercallStatus>(status)) {
-    case hv::HypercallStatus::kOk:
-      return "ok";
-    case hv::HypercallStatus::kUnknownFunction:
-      return "unknown function (an older agevisor, or tracking off)";
-    case hv::HypercallStatus::kInvalidArgument:
-      return "invalid argument";
-    case hv::HypercallStatus::kDenied:
-      return "denied";
-    case hv::HypercallStatus::kTimedOut:
-      return "timed out";
-  }
-  return "unknown status";
+  return hv::status_name(static_cast<hv::HypercallStatus>(status));
 }
 
 namespace {

@@ -80,19 +80,7 @@ Regs cpuid(uint32_t leaf) {
 }
 
 const char* status_name(uint64_t status) {
-  switch (static_cast<hv::HypercallStatus>(status)) {
-    case hv::HypercallStatus::kOk:
-      return "ok";
-    case hv::HypercallStatus::kUnknownFunction:
-      return "unknown function";
-    case hv::HypercallStatus::kInvalidArgument:
-      return "invalid argument";
-    case hv::HypercallStatus::kDenied:
-      return "denied";
-    case hv::HypercallStatus::kTimedOut:
-      return "timed out";
-  }
-  return "?";
+  return hv::status_name(static_cast<hv::HypercallStatus>(status));
 }
 
 int probe() {

@@ -52,6 +52,22 @@ enum class HypercallStatus : uint64_t {
   kTimedOut = 4,  // another CPU did not answer in time (the internal leave call)
 };
 
+constexpr const char* status_name(HypercallStatus status) {
+  switch (status) {
+    case HypercallStatus::kOk:
+      return "ok";
+    case HypercallStatus::kUnknownFunction:
+      return "unknown function";
+    case HypercallStatus::kInvalidArgument:
+      return "invalid argument";
+    case HypercallStatus::kDenied:
+      return "denied";
+    case HypercallStatus::kTimedOut:
+      return "timed out";
+  }
+  return "unknown status";
+}
+
 // What the age function counts (RBX, RCX, RDX). A 2 MiB leaf counts as 512 pages.
 struct AgeCounts {
   uint64_t accessed_pages = 0;

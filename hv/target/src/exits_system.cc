@@ -85,6 +85,18 @@ GuestState read_guest_state() {
   return g;
 }
 
+// VMXOFF, then the registers a VM exit replaced with the host's get the guest's values.
+void leave_vmx_restoring(const FirmwareRegisters& f) {
+  leave_vmx();
+  arch::target::write_cr0(f.cr0);
+  arch::target::write_cr4(f.cr4);
+  arch::target::write_dr7(f.dr7);
+  arch::target::wrmsr(arch::msr::kIa32DebugCtl, f.debugctl);
+  arch::target::wrmsr(arch::msr::kIa32SysenterCs, f.sysenter_cs);
+  arch::target::wrmsr(arch::msr::kIa32SysenterEsp, f.sysenter_esp);
+  arch::target::wrmsr(arch::msr::kIa32SysenterEip, f.sysenter_eip);
+}
+
 GuestCheckContext context_from_vmcs(const Vcpu& v) {
   GuestCheckContext c;
   const uint32_t entry = vmread(VmcsField32::kEntryControls);
@@ -178,14 +190,7 @@ void leave_to_native(Vcpu& v, const arch::GuestGprs& r) {
   v.ept->flushes.set_online(v.index, false);
   v.in_vmx.store(false, std::memory_order_release);
   (void)arch::target::vmclear(v.vmcs_phys);
-  leave_vmx();
-  arch::target::write_cr0(native.cr0);
-  arch::target::write_cr4(native.cr4);
-  arch::target::write_dr7(native.dr7);
-  arch::target::wrmsr(arch::msr::kIa32DebugCtl, native.debugctl);
-  arch::target::wrmsr(arch::msr::kIa32SysenterCs, native.sysenter_cs);
-  arch::target::wrmsr(arch::msr::kIa32SysenterEsp, native.sysenter_esp);
-  arch::target::wrmsr(arch::msr::kIa32SysenterEip, native.sysenter_eip);
+  leave_vmx_restoring(native);
   if (arch::target::rdmsr(arch::msr::kIa32Pat) != g.pat)
     arch::target::wrmsr(arch::msr::kIa32Pat, g.pat);
   // The host runs with the firmware's EFER of launch time; the guest may have changed NXE
@@ -219,14 +224,7 @@ void handle_entry_failure(Vcpu& v) {
   n.rflags = g.rflags;
   n.rip = g.rip + (reinterpret_cast<uint64_t>(agevisor_vmlaunch_entry_failed) -
                    reinterpret_cast<uint64_t>(agevisor_vmlaunch_guest_resume));
-  leave_vmx();
-  arch::target::write_cr0(firmware.cr0);
-  arch::target::write_cr4(firmware.cr4);
-  arch::target::write_dr7(firmware.dr7);
-  arch::target::wrmsr(arch::msr::kIa32DebugCtl, firmware.debugctl);
-  arch::target::wrmsr(arch::msr::kIa32SysenterCs, firmware.sysenter_cs);
-  arch::target::wrmsr(arch::msr::kIa32SysenterEsp, firmware.sysenter_esp);
-  arch::target::wrmsr(arch::msr::kIa32SysenterEip, firmware.sysenter_eip);
+  leave_vmx_restoring(firmware);
   agevisor_resume_native(&n);
 }
 
