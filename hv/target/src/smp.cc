@@ -115,8 +115,6 @@ bool TargetEpt::request_leave() {
   return all_left;
 }
 
-
-
 void TargetEpt::set_online(bool online) {
   if (online)
     flush_ept(*state, mm::FlushRequest::single_context());  // whatever it cached is stale
