@@ -90,6 +90,8 @@ struct FakeExitCpu {
   void sleep_entry(unsigned type) { sleep_entries.push_back(type); }
   int nmi_unblocks = 0;
   void unblock_nmis() { ++nmi_unblocks; }
+  int init_register_resets = 0;
+  void reset_init_registers() { ++init_register_resets; }
 };
 
 // The EPT as the exit path sees it: answers as told, records what it was asked.

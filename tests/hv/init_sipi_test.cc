@@ -184,6 +184,7 @@ TEST_F(InitSipiExits, InitParksTheCpuInWaitForSipiWithTheStateAfterInit) {
   EXPECT_EQ(gprs.rbx, 0u);
   EXPECT_EQ(gprs.r15, 0u);
   EXPECT_EQ(gprs.rdx, 0x306A9u) << "EDX holds the processor signature";
+  EXPECT_EQ(cpu.init_register_resets, 1) << "CR2, DR0-DR3 and DR6 too";
   ASSERT_EQ(cpu.invvpid_calls.size(), 1u) << "the guest's VPID-tagged translations go";
   EXPECT_EQ(cpu.invvpid_calls[0], 1);
   ASSERT_EQ(ept.online_changes.size(), 1u);
@@ -202,6 +203,7 @@ TEST_F(InitSipiExits, ASecondInitWhileWaitingForSipiChangesNothing) {
   EXPECT_EQ(vmcs.read(VmcsField32::kGuestInterruptibilityState), 0u)
       << "blocking by SMI is never left set outside SMM";
   EXPECT_EQ(cpu.invvpid_calls.size(), 1u);
+  EXPECT_EQ(cpu.init_register_resets, 1);
   EXPECT_EQ(ept.online_changes.size(), 1u);
 }
 

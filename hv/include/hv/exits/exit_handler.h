@@ -382,10 +382,9 @@ void write_segment(V& vmcs, const Segment& s, VmcsField16 selector, VmcsFieldNat
 // INIT: the guest-state area gets the processor state that follows INIT [hv/init_sipi.h],
 // the guest leaves IA-32e mode, its VPID's translations go, and it waits for a SIPI. An INIT
 // while already waiting for a SIPI changes nothing (a processor in that state blocks INIT).
-// CR2, DR0-3 and DR6 are the processor's own registers, not the VMCS's, and stay as they
-// are here, like what INIT itself keeps (x87/SSE state, XCR0, MTRRs, PAT, the other MSRs);
-// the AP start-up code sets what it uses. The local APIC is not reset: agevisor does not
-// virtualize it.
+// CR2, DR0-3 and DR6 are not in the VMCS: they are reset on the processor itself. What INIT
+// keeps (x87/SSE state, XCR0, MTRRs, PAT, the other MSRs) stays. The local APIC is not
+// reset: agevisor does not virtualize it.
 template <VmcsAccess V, ExitCpu C, EptService E>
 ExitAction handle_init(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r) {
   using F16 = VmcsField16;
@@ -441,6 +440,7 @@ ExitAction handle_init(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs
   const uint64_t signature = cpu.cpuid(1, 0).eax;
   r = arch::GuestGprs{};
   r.rdx = signature;  // EDX after INIT: the processor's family, model and stepping
+  cpu.reset_init_registers();
   if ((vmcs.read(F32::kSecondaryProcbasedControls) & arch::proc_based2::kVpid) != 0)
     cpu.invvpid_single_context(vmcs.read(F16::kVpid));
   return ExitAction::kResume;

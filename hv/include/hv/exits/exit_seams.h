@@ -42,6 +42,9 @@ concept ExitCpu = requires(T& c, uint32_t u32, uint64_t u64, uint64_t* out) {
   // After an NMI-caused VM exit NMIs stay blocked in VMX root until an IRET: one to the
   // next instruction ends that (Bochs 2.7 only ever unblocks them that way).
   c.unblock_nmis();
+  // INIT: the registers outside the VMCS that INIT resets (CR2, DR0-DR3, DR6); the guest
+  // owns them while it runs and the host does not use them.
+  c.reset_init_registers();
 };
 
 enum class EptFaultResult : uint8_t {

@@ -40,6 +40,15 @@ inline uint64_t read_dr7() {
   return v;
 }
 inline void write_dr7(uint64_t v) { asm volatile("mov %0, %%dr7" : : "r"(v) : "memory"); }
+// DR0-DR3 and DR6 as INIT leaves them (0, and DR6's reserved bits set).
+inline void reset_debug_address_registers() {
+  const uint64_t zero = 0;
+  const uint64_t dr6 = 0xFFFF'0FF0;
+  asm volatile("mov %0, %%dr0\n\tmov %0, %%dr1\n\tmov %0, %%dr2\n\tmov %0, %%dr3\n\tmov %1, %%dr6"
+               :
+               : "r"(zero), "r"(dr6)
+               : "memory");
+}
 inline uint64_t read_rflags() {
   uint64_t v;
   asm volatile("pushfq; popq %0" : "=r"(v));

@@ -55,6 +55,10 @@ struct TargetExitCpu {
   }
   void sleep_entry(unsigned type);  // logs (exits.cc)
   void unblock_nmis() { agevisor_iret_to_self(); }
+  void reset_init_registers() {
+    arch::target::write_cr2(0);
+    arch::target::reset_debug_address_registers();
+  }
 };
 
 static_assert(VmcsAccess<TargetVmcs>);
