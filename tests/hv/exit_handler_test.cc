@@ -29,6 +29,10 @@ class ExitHandler : public ::testing::Test {
     vmcs.set(VmcsField32::kExitInstructionLength, 3);
     vmcs.set(VmcsFieldNatural::kCr0ReadShadow, 0x8001'0033);
     vmcs.set(VmcsFieldNatural::kCr4ReadShadow, 0x668);
+    // Every bit agevisor's: the guest's view is the read shadow (the tests below that are
+    // about bits outside the mask set the masks agevisor really uses).
+    vmcs.set(VmcsFieldNatural::kCr0GuestHostMask, ~uint64_t{0});
+    vmcs.set(VmcsFieldNatural::kCr4GuestHostMask, ~uint64_t{0});
     vmcs.set(VmcsField64::kGuestEfer, 0x500);
     vcpu.cr0_fixed0 = 0x8000'0021;
     vcpu.cr0_fixed1 = 0xFFFF'FFFF;
@@ -311,6 +315,46 @@ TEST_F(ExitHandler, EnablingPagingWithLmeEntersIa32eMode) {
   EXPECT_EQ(vmcs.read(VmcsFieldNatural::kGuestCr0), 0x8000'0031u) << "NE forced";
   EXPECT_EQ(vmcs.read(VmcsField64::kGuestEfer), 0x500u) << "LMA set";
   EXPECT_NE(vmcs.read(VmcsField32::kEntryControls) & arch::entry_ctls::kIa32eModeGuest, 0u);
+}
+
+// The AP start-up path of edk2 (and of any OS): CR4.PAE is set while paging is off, which is
+// outside agevisor's CR4 mask and does not exit, so only the guest's CR4 has it; then the
+// MOV to CR0 that turns paging on exits. It must see PAE and enter IA-32e mode, not raise
+// #GP (which, with no IDT yet, was a triple fault on Bochs 3.0).
+TEST_F(ExitHandler, PagingOnSeesCr4BitsThatChangedWithoutAnExit) {
+  const uint64_t cr0_mask = 0x8000'0021 | 0xFFFF'FFFF'0000'0000 | 1;  // forced, PE, PG
+  const uint64_t cr4_mask = 0x2000 | ~uint64_t{0x3727FF};             // forced
+  vmcs.set(VmcsFieldNatural::kCr0GuestHostMask, cr0_mask);
+  vmcs.set(VmcsFieldNatural::kCr4GuestHostMask, cr4_mask);
+  vmcs.set(VmcsField32::kEntryControls, 0);
+  vmcs.set(VmcsField32::kGuestCsAccessRights, 0xC09B);
+  vmcs.set(VmcsFieldNatural::kCr0ReadShadow, 0x11);   // after INIT and PE: ET, PE
+  vmcs.set(VmcsFieldNatural::kGuestCr0, 0x33);        // NE forced, MP set without an exit
+  vmcs.set(VmcsFieldNatural::kCr4ReadShadow, 0);      // INIT's CR4 view
+  vmcs.set(VmcsFieldNatural::kGuestCr4, 0x2020);      // PAE set without an exit, VMXE forced
+  vmcs.set(VmcsField64::kGuestEfer, 0x900);           // NXE, LME (WRMSR, not intercepted)
+  vmcs.set(VmcsFieldNatural::kExitQualification, 0);  // MOV to CR0 from RAX
+  gprs.rax = 0x8000'0013;
+  EXPECT_EQ(exit(BasicExitReason::kCrAccess), ExitAction::kAdvance);
+  EXPECT_EQ(injected(), 0u) << "no #GP: PAE is on in the guest's CR4";
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kCr0ReadShadow), 0x8000'0013u);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kGuestCr0), 0x8000'0033u);
+  EXPECT_EQ(vmcs.read(VmcsField64::kGuestEfer), 0xD00u) << "LMA set";
+  EXPECT_NE(vmcs.read(VmcsField32::kEntryControls) & arch::entry_ctls::kIa32eModeGuest, 0u);
+}
+
+TEST_F(ExitHandler, LmswKeepsCr0BitsThatChangedWithoutAnExit) {
+  // CR0.WP (outside the mask) was cleared by the guest without an exit: the shadow still
+  // has it. LMSW replaces bits 3:0 only; WP must stay clear.
+  const uint64_t cr0_mask = 0x8000'0021 | 0xFFFF'FFFF'0000'0000 | 1;
+  vmcs.set(VmcsFieldNatural::kCr0GuestHostMask, cr0_mask);
+  vmcs.set(VmcsFieldNatural::kCr0ReadShadow, 0x8001'0033);  // stale: WP set
+  vmcs.set(VmcsFieldNatural::kGuestCr0, 0x8000'0033);       // the guest's: WP clear
+  // LMSW with source 0x1 (PE): exit qualification access type 3, source in bits 31:16.
+  vmcs.set(VmcsFieldNatural::kExitQualification, (3u << 4) | (0x1u << 16));
+  EXPECT_EQ(exit(BasicExitReason::kCrAccess), ExitAction::kAdvance);
+  EXPECT_EQ(vmcs.read(VmcsFieldNatural::kCr0ReadShadow), 0x8000'0031u)
+      << "WP clear as the guest left it; MP cleared by LMSW's source";
 }
 
 TEST_F(ExitHandler, SettingCr4VmxeRaisesGp) {

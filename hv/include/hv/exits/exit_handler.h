@@ -167,11 +167,28 @@ ExitAction handle_wrmsr(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGpr
   return ExitAction::kAdvance;
 }
 
+// CR0 and CR4 as the guest sees them: the read shadow holds the bits agevisor owns (the
+// guest/host mask), the guest's register the rest. A bit outside the mask changes without
+// an exit (CR4.PAE before paging is turned on, CLTS), so the shadow alone goes stale.
+template <VmcsAccess V>
+uint64_t guest_cr0_view(V& vmcs) {
+  const uint64_t mask = vmcs.read(VmcsFieldNatural::kCr0GuestHostMask);
+  return (vmcs.read(VmcsFieldNatural::kGuestCr0) & ~mask) |
+         (vmcs.read(VmcsFieldNatural::kCr0ReadShadow) & mask);
+}
+
+template <VmcsAccess V>
+uint64_t guest_cr4_view(V& vmcs) {
+  const uint64_t mask = vmcs.read(VmcsFieldNatural::kCr4GuestHostMask);
+  return (vmcs.read(VmcsFieldNatural::kGuestCr4) & ~mask) |
+         (vmcs.read(VmcsFieldNatural::kCr4ReadShadow) & mask);
+}
+
 template <VmcsAccess V>
 ControlRegisterState control_register_state(V& vmcs) {
   ControlRegisterState state;
-  state.cr0_shadow = vmcs.read(VmcsFieldNatural::kCr0ReadShadow);
-  state.cr4_shadow = vmcs.read(VmcsFieldNatural::kCr4ReadShadow);
+  state.cr0_shadow = guest_cr0_view(vmcs);
+  state.cr4_shadow = guest_cr4_view(vmcs);
   state.cr3 = vmcs.read(VmcsFieldNatural::kGuestCr3);
   state.efer = vmcs.read(VmcsField64::kGuestEfer);
   state.entry_controls = vmcs.read(VmcsField32::kEntryControls);
@@ -254,7 +271,7 @@ ExitAction handle_cr_access(VcpuState& vcpu, V& vmcs, C& cpu, arch::GuestGprs& r
   if (q.access == Access::kMovToCr && q.cr == 0) {
     cr0_value = read_gpr(vmcs, r, q.gpr);
   } else if (q.access == Access::kLmsw) {
-    cr0_value = lmsw_cr0_value(vmcs.read(VmcsFieldNatural::kCr0ReadShadow), q.lmsw_source);
+    cr0_value = lmsw_cr0_value(guest_cr0_view(vmcs), q.lmsw_source);
   } else {
     return ExitAction::kHalt;
   }
@@ -396,10 +413,9 @@ ExitAction handle_init(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs
   }
   vcpu.waiting_for_sipi = true;
   ept.set_online(false);
-  const InitState s =
-      state_after_init(vmcs.read(FN::kCr0ReadShadow),
-                       arch::CrFixedBits::guest_cr0(vcpu.cr0_fixed0, vcpu.cr0_fixed1, true),
-                       arch::CrFixedBits{vcpu.cr4_fixed0, vcpu.cr4_fixed1});
+  const InitState s = state_after_init(
+      guest_cr0_view(vmcs), arch::CrFixedBits::guest_cr0(vcpu.cr0_fixed0, vcpu.cr0_fixed1, true),
+      arch::CrFixedBits{vcpu.cr4_fixed0, vcpu.cr4_fixed1});
   const GuestState& g = s.guest;
   vmcs.write(FN::kGuestCr0, g.cr0);
   vmcs.write(FN::kCr0ReadShadow, s.cr0_shadow);
