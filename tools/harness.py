@@ -59,10 +59,16 @@ def log(message):
     print(f"harness: {message}", flush=True)
 
 
-def find_tool(env_var, name):
-    path = os.environ.get(env_var) or shutil.which(name)
+def find_tool(env_var, name, default=None):
+    """The binary: the environment variable's, else `default` (a case's own choice), else
+    the one on PATH."""
+    path = os.environ.get(env_var) or default or shutil.which(name)
     if not path or not os.access(path, os.X_OK):
-        raise Skip(f"{name} not found (install it with tools/setup or set {env_var})")
+        why = ""
+        reason_file = os.path.join(os.path.dirname(path), "skip-reason") if path else ""
+        if reason_file and os.path.exists(reason_file):
+            why = ": " + read(reason_file).strip()
+        raise Skip(f"{path or name} not found{why} (install it with tools/setup or set {env_var})")
     return path
 
 
@@ -84,7 +90,7 @@ def require_bochs(args):
     if args.min_bochs is None or args.emulator != "bochs":
         return
     wanted = tuple(int(p) for p in args.min_bochs.split("."))
-    bochs = find_tool("AGEVISOR_BOCHS", "bochs")
+    bochs = find_tool("AGEVISOR_BOCHS", "bochs", args.bochs)
     have = bochs_version(bochs)
     if have < wanted:
         shown = ".".join(str(p) for p in have) if have != (0,) else "unknown"
@@ -144,7 +150,7 @@ def build_disk(workdir, efi, options, exit_value, before=(), after=(), extra_fil
 
 
 def bochs_command(args, workdir, disk):
-    bochs = find_tool("AGEVISOR_BOCHS", "bochs")
+    bochs = find_tool("AGEVISOR_BOCHS", "bochs", args.bochs)
     model = BOCHS_MODELS.get(args.cpu, args.cpu)
     rc = os.path.join(workdir, "bochsrc")
     with open(rc, "w") as f:
@@ -482,6 +488,9 @@ def main():
                         help="also install agevisor as \\EFI\\BOOT\\BOOTX64.EFI, so the boot "
                         "manager starts it (with no load options) before the shell; implies "
                         "--no-agevisor for startup.nsh")
+    parser.add_argument("--bochs", default=None, metavar="PATH",
+                        help="the Bochs binary for this case (AGEVISOR_BOCHS still wins), "
+                        "e.g. the newer one tools/fetch-newer-bochs unpacks")
     parser.add_argument("--min-bochs", default=None, metavar="X.Y",
                         help="the case needs this Bochs version or newer: an older one "
                         "makes the run SKIPPED with --min-bochs-reason")
