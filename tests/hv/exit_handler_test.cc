@@ -546,3 +546,50 @@ TEST_F(ExitHandler, AnotherCpusLeaveRequestEndsAnyExitWithLeave) {
 }
 
 }  // namespace
+
+namespace {
+
+// More than one CPU: NMI exiting with virtual NMIs. The guest's NMI blocking is the
+// processor's virtual one (injection sets it, the guest's IRET clears it).
+TEST_F(ExitHandler, WithVirtualNmisAnNmiForABlockedGuestWaitsForTheNmiWindow) {
+  vcpu.virtual_nmis = true;
+  vmcs.set(VmcsField32::kExitInterruptionInfo, kNmiExitInfo);
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, arch::interruptibility::kBlockingByNmi);
+  EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kResume);
+  EXPECT_EQ(injected(), 0u) << "the guest still runs its NMI handler";
+  EXPECT_TRUE(vcpu.nmi_pending);
+  EXPECT_EQ(vmcs.read(VmcsField32::kGuestInterruptibilityState),
+            arch::interruptibility::kBlockingByNmi)
+      << "virtual blocking is the guest's: kept";
+  EXPECT_NE(vmcs.read(VmcsField32::kProcbasedControls) & arch::proc_based::kNmiWindowExiting, 0u)
+      << "the exit at which it can go in is asked for";
+
+  // The guest's IRET ended the blocking: the NMI-window exit injects it.
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, 0);
+  EXPECT_EQ(exit(BasicExitReason::kNmiWindow), ExitAction::kResume);
+  EXPECT_EQ(injected(), 0x8000'0202u);
+  EXPECT_FALSE(vcpu.nmi_pending);
+  EXPECT_EQ(vmcs.read(VmcsField32::kProcbasedControls) & arch::proc_based::kNmiWindowExiting, 0u);
+}
+
+TEST_F(ExitHandler, WithVirtualNmisAnNmiForAnOpenGuestGoesInAtOnce) {
+  vcpu.virtual_nmis = true;
+  vmcs.set(VmcsField32::kExitInterruptionInfo, kNmiExitInfo);
+  EXPECT_EQ(exit(BasicExitReason::kExceptionOrNmi), ExitAction::kResume);
+  EXPECT_EQ(injected(), 0x8000'0202u);
+  EXPECT_FALSE(vcpu.nmi_pending);
+  EXPECT_EQ(vmcs.read(VmcsField32::kProcbasedControls) & arch::proc_based::kNmiWindowExiting, 0u);
+}
+
+TEST_F(ExitHandler, WithoutVirtualNmisNoNmiWindowIsAskedFor) {
+  // One CPU: NMI exiting (and so virtual NMIs) is off; an NMI that hit VMX root waits.
+  vcpu.nmi_pending = true;
+  vmcs.set(VmcsField32::kGuestInterruptibilityState, arch::interruptibility::kBlockingByNmi);
+  gprs.rax = 0;
+  cpu.cpuid_leaves[0] = {1, 0, 0, 0};
+  EXPECT_EQ(exit(BasicExitReason::kCpuid), ExitAction::kAdvance);
+  EXPECT_TRUE(vcpu.nmi_pending);
+  EXPECT_EQ(vmcs.read(VmcsField32::kProcbasedControls) & arch::proc_based::kNmiWindowExiting, 0u);
+}
+
+}  // namespace

@@ -56,6 +56,8 @@ TEST(AgectlArgs, ParsesFlushWithItsRounds) {
   EXPECT_EQ(r.args.mode, agectl::Mode::kFlush);
   EXPECT_EQ(r.args.rounds, 4u);
   EXPECT_EQ(parse_args("flush").args.rounds, 3u);
+  EXPECT_EQ(parse_args("nmi rounds=2").args.mode, agectl::Mode::kNmi);
+  EXPECT_FALSE(parse_args("nmi flush").ok);
 }
 
 TEST(AgectlArgs, RefusesMpCombinedOrMisspelt) {

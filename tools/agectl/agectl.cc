@@ -704,6 +704,8 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
   const bool agevisor = agevisor_present();
   if (parsed.args.mode == Mode::kMp)  // runs without agevisor too, to compare
     return run_mp(parsed.args, agevisor, true);
+  if (parsed.args.mode == Mode::kNmi)  // runs without agevisor too, to compare
+    return run_nmi(parsed.args, agevisor);
   if (parsed.args.mode == Mode::kFlush && agevisor)
     return run_mp(parsed.args, agevisor, false);
   if (!agevisor) {

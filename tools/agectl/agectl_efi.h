@@ -49,4 +49,8 @@ inline bool agevisor_present() {
 // `mp` (wake_aps) and `flush` (the boot processor alone asks; the others are not woken).
 EFI_STATUS run_mp(const Args& args, bool agevisor, bool wake_aps);
 
+// `agectl nmi` (nmi.cc): NMIs to this processor, `args.rounds` rounds, counted by a handler
+// of its own; runs without agevisor too (a baseline).
+EFI_STATUS run_nmi(const Args& args, bool agevisor);
+
 }  // namespace agectl

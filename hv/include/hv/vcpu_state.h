@@ -34,6 +34,10 @@ struct VcpuState {
   // INIT parked this CPU in wait-for-SIPI. Kept here rather than read back from the VMCS:
   // Bochs (2.7 and 2.8) saves the activity state of a SIPI exit as active.
   bool waiting_for_sipi = false;
+  // NMI exiting with virtual NMIs (more than one CPU): the processor tracks the guest's NMI
+  // blocking (injection sets it, the guest's IRET clears it) and NMI-window exiting tells
+  // when a pending NMI can go in. Without NMI exiting guest NMIs never exit at all.
+  bool virtual_nmis = false;
 };
 
 }  // namespace hv

@@ -34,7 +34,7 @@ arch::Result<VmxControls> choose_controls(const CpuSnapshot& s, bool long_mode_g
   // With more than one CPU, NMIs exit: agevisor's own flush and leave requests are NMIs,
   // the guest's are injected back (hv/exits/exit_handler.h).
   if (several_cpus)
-    request.pin.required |= arch::pin_based::kNmiExiting;
+    request.pin.required |= arch::pin_based::kNmiExiting | arch::pin_based::kVirtualNmis;
   if (io_bitmaps)
     request.proc.optional |= arch::proc_based::kIoBitmaps;
   // Periodic aging needs the timer to keep counting across other exits: "save VMX-preemption
@@ -311,6 +311,7 @@ arch::Result<void> write_vmcs(const LaunchRequest& r, const Layout& l, uint64_t 
                 period.ticks, r.tsc_hz / 1'000'000);
   }
   v.state.cpuid_policy = {v.controls.proc2, r.hide_hypervisor};
+  v.state.virtual_nmis = (v.controls.pin & arch::pin_based::kVirtualNmis) != 0;
   MsrBitmap bitmap(reinterpret_cast<uint8_t*>(l.msr_bitmap));
   configure_msr_bitmap(bitmap, v.state.msr_policy);
 

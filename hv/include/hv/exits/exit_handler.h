@@ -326,8 +326,9 @@ void redeliver_interrupted_event(V& vmcs, const arch::ExitReason& reason) {
 
 // An NMI that hit the host belongs to the guest. It is injected when no other event is being
 // injected and the guest does not block NMIs (or an STI/MOV SS shadow is open); otherwise it
-// waits for a later exit. (No NMI-window exiting: that needs virtual NMIs, which need NMI
-// exiting, which agevisor leaves off so guest NMIs never exit.)
+// waits: with virtual NMIs (more than one CPU) NMI-window exiting brings the exit at which it
+// can go in; with one CPU, where guest NMIs do not exit and only an NMI that hit VMX root is
+// pending, it waits for a later exit.
 template <VmcsAccess V>
 void inject_pending_nmi(VcpuState& vcpu, V& vmcs) {
   if (!vcpu.nmi_pending)
@@ -337,12 +338,17 @@ void inject_pending_nmi(VcpuState& vcpu, V& vmcs) {
   const uint32_t blocking = arch::interruptibility::kBlockingByNmi |
                             arch::interruptibility::kBlockingBySti |
                             arch::interruptibility::kBlockingByMovSs;
+  const uint32_t proc = vmcs.read(VmcsField32::kProcbasedControls);
   if (pending.valid() || (vmcs.read(VmcsField32::kGuestInterruptibilityState) & blocking) != 0) {
+    if (vcpu.virtual_nmis && (proc & arch::proc_based::kNmiWindowExiting) == 0)
+      vmcs.write(VmcsField32::kProcbasedControls, proc | arch::proc_based::kNmiWindowExiting);
     return;
   }
   vmcs.write(VmcsField32::kEntryInterruptionInfo,
              arch::InterruptionInfo::make(arch::InterruptionType::kNmi, kVectorNmi, false).raw());
   vcpu.nmi_pending = false;
+  if ((proc & arch::proc_based::kNmiWindowExiting) != 0)
+    vmcs.write(VmcsField32::kProcbasedControls, proc & ~arch::proc_based::kNmiWindowExiting);
 }
 
 // An EPT violation goes to the EPT (access tracking, on-demand mapping); the guest then
@@ -483,20 +489,23 @@ ExitAction handle_sipi(VcpuState& vcpu, V& vmcs, E& ept) {
 
 // NMI exiting is on when agevisor runs on more than one CPU: an NMI is either agevisor's own
 // (another CPU's flush or leave request: consumed, and acted on at the end of the exit) or
-// the guest's, which is injected back as soon as the guest can take it. The exception bitmap
-// is empty, so no other exception exits.
+// the guest's, which is injected back as soon as the guest can take it (virtual NMIs track
+// the guest's blocking; NMI-window exiting says when). The exception bitmap is empty, so no
+// other exception exits.
 template <VmcsAccess V, ExitCpu C, EptService E>
 ExitAction handle_exception_or_nmi(VcpuState& vcpu, V& vmcs, C& cpu, E& ept) {
   const auto info = arch::InterruptionInfo::from_raw(vmcs.read(VmcsField32::kExitInterruptionInfo));
   if (!info.valid() || info.type() != arch::InterruptionType::kNmi)
     return ExitAction::kHalt;
   cpu.unblock_nmis();
-  // NMIs were not blocked in the guest, or this NMI would not have arrived: a saved
-  // blocking-by-NMI bit is the exit's own (Bochs 2.7 saves it), and entering with it would
-  // block every later NMI to this CPU.
-  vmcs.write(VmcsField32::kGuestInterruptibilityState,
-             vmcs.read(VmcsField32::kGuestInterruptibilityState) &
-                 ~arch::interruptibility::kBlockingByNmi);
+  // Without virtual NMIs, NMIs were not blocked in the guest, or this NMI would not have
+  // arrived: a saved blocking-by-NMI bit is the exit's own (Bochs 2.7 saves it), and entering
+  // with it would block every later NMI to this CPU. With virtual NMIs the bit is the guest's
+  // own virtual blocking (its NMI handler runs) and stays.
+  if (!vcpu.virtual_nmis)
+    vmcs.write(VmcsField32::kGuestInterruptibilityState,
+               vmcs.read(VmcsField32::kGuestInterruptibilityState) &
+                   ~arch::interruptibility::kBlockingByNmi);
   if (!ept.take_own_nmi())
     vcpu.nmi_pending = true;
   return ExitAction::kResume;
@@ -511,6 +520,10 @@ ExitAction dispatch(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs& r
       return handle_cpuid(vcpu, vmcs, cpu, r);
     case R::kExceptionOrNmi:
       return handle_exception_or_nmi(vcpu, vmcs, cpu, ept);
+    case R::kNmiWindow:  // the pending NMI goes in at the end of this exit
+      vmcs.write(VmcsField32::kProcbasedControls,
+                 vmcs.read(VmcsField32::kProcbasedControls) & ~arch::proc_based::kNmiWindowExiting);
+      return ExitAction::kResume;
     case R::kInitSignal:
       return handle_init(vcpu, vmcs, cpu, ept, r);
     case R::kStartupIpi:

@@ -1,5 +1,5 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench | mp | flush]
+//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench | mp | flush | nmi]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
 // touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
 // `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
@@ -10,14 +10,25 @@
 // `rounds` rounds on every processor through MP services (APIC IDs, per-CPU exit counts,
 // a flush on every CPU after each round); `flush`: the same rounds on the boot processor
 // only, without waking the others (Bochs 2.7 cannot wake a CPU under VMX again), so the
-// flushes still reach every CPU.
+// flushes still reach every CPU; `nmi`: `rounds` rounds of NMIs to the boot processor, which
+// must all reach agectl's own NMI handler (agevisor injects the guest's NMIs back).
 #pragma once
 
 #include <cstdint>
 
 namespace agectl {
 
-enum class Mode { kRounds, kReport, kHostile, kLog, kExitBootServices, kBench, kMp, kFlush };
+enum class Mode {
+  kRounds,
+  kReport,
+  kHostile,
+  kLog,
+  kExitBootServices,
+  kBench,
+  kMp,
+  kFlush,
+  kNmi,
+};
 
 struct Args {
   unsigned rounds = 3;
@@ -70,7 +81,7 @@ constexpr Mode mode_word(const char* s, const char** rest) {
   constexpr Word kWords[] = {
       {"report", Mode::kReport},        {"hostile", Mode::kHostile}, {"log", Mode::kLog},
       {"ebs", Mode::kExitBootServices}, {"bench", Mode::kBench},     {"mp", Mode::kMp},
-      {"flush", Mode::kFlush},
+      {"flush", Mode::kFlush},          {"nmi", Mode::kNmi},
   };
   for (const Word& w : kWords) {
     if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
@@ -109,7 +120,7 @@ constexpr ArgsResult parse_args(const char* text) {
       result.args.mib = value;
     } else if (const Mode m = mode_word(p, &rest); m != Mode::kRounds) {
       if (result.args.mode != Mode::kRounds) {
-        result.error = "report, hostile, log, ebs, bench, mp and flush cannot be combined";
+        result.error = "report, hostile, log, ebs, bench, mp, flush and nmi cannot be combined";
         return result;
       }
       result.args.mode = m;
@@ -117,7 +128,7 @@ constexpr ArgsResult parse_args(const char* text) {
     } else {
       result.error =
           "unknown argument (usage: agectl.efi [rounds=N] [mib=N] "
-          "[report | hostile | log | ebs | bench | mp | flush])";
+          "[report | hostile | log | ebs | bench | mp | flush | nmi])";
       return result;
     }
   }
