@@ -69,7 +69,8 @@ def find_tool(env_var, name, default=None):
         if reason_file and os.path.exists(reason_file):
             why = ": " + read(reason_file).strip()
         raise Skip(f"{path or name} not found{why} (install it with tools/setup or set {env_var})")
-    return path
+    # The emulator runs in the work directory: a relative path must not change meaning.
+    return os.path.abspath(path) if os.sep in path else path
 
 
 def bochs_version(bochs):
