@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "arch/bits.h"
+#include "arch/vmcs_fields.h"
 
 namespace hv {
 
@@ -69,5 +70,40 @@ struct GuestState {
   uint64_t pending_debug_exceptions = 0;
   uint64_t vmcs_link_pointer = ~uint64_t{0};
 };
+
+// Hands `write(field, value)` the eight segment registers and GDTR/IDTR of `g` as their
+// guest-state fields: the launch writes them, and so does INIT.
+template <typename Write>
+void write_segments_and_tables(const GuestState& g, Write&& write) {
+  using F16 = arch::VmcsField16;
+  using F32 = arch::VmcsField32;
+  using FN = arch::VmcsFieldNatural;
+  auto segment = [&](const Segment& s, F16 selector, FN base, F32 limit, F32 access_rights) {
+    write(selector, s.selector);
+    write(base, s.base);
+    write(limit, s.limit);
+    write(access_rights, s.access_rights);
+  };
+  segment(g.es, F16::kGuestEsSelector, FN::kGuestEsBase, F32::kGuestEsLimit,
+          F32::kGuestEsAccessRights);
+  segment(g.cs, F16::kGuestCsSelector, FN::kGuestCsBase, F32::kGuestCsLimit,
+          F32::kGuestCsAccessRights);
+  segment(g.ss, F16::kGuestSsSelector, FN::kGuestSsBase, F32::kGuestSsLimit,
+          F32::kGuestSsAccessRights);
+  segment(g.ds, F16::kGuestDsSelector, FN::kGuestDsBase, F32::kGuestDsLimit,
+          F32::kGuestDsAccessRights);
+  segment(g.fs, F16::kGuestFsSelector, FN::kGuestFsBase, F32::kGuestFsLimit,
+          F32::kGuestFsAccessRights);
+  segment(g.gs, F16::kGuestGsSelector, FN::kGuestGsBase, F32::kGuestGsLimit,
+          F32::kGuestGsAccessRights);
+  segment(g.ldtr, F16::kGuestLdtrSelector, FN::kGuestLdtrBase, F32::kGuestLdtrLimit,
+          F32::kGuestLdtrAccessRights);
+  segment(g.tr, F16::kGuestTrSelector, FN::kGuestTrBase, F32::kGuestTrLimit,
+          F32::kGuestTrAccessRights);
+  write(FN::kGuestGdtrBase, g.gdtr.base);
+  write(F32::kGuestGdtrLimit, g.gdtr.limit);
+  write(FN::kGuestIdtrBase, g.idtr.base);
+  write(F32::kGuestIdtrLimit, g.idtr.limit);
+}
 
 }  // namespace hv

@@ -146,42 +146,14 @@ arch::Result<GuestState> capture_guest_state(const Layout& l) {
   return g;
 }
 
-void write_segment(VmcsWriter& w, const Segment& s, VmcsField16 selector, VmcsFieldNatural base,
-                   VmcsField32 limit, VmcsField32 access_rights) {
-  w(selector, s.selector);
-  w(base, s.base);
-  w(limit, s.limit);
-  w(access_rights, s.access_rights);
-}
-
 void write_guest_state(VmcsWriter& w, const GuestState& g) {
-  using F16 = VmcsField16;
   using F32 = VmcsField32;
   using FN = VmcsFieldNatural;
   w(FN::kGuestCr0, g.cr0);
   w(FN::kGuestCr3, g.cr3);
   w(FN::kGuestCr4, g.cr4);
   w(FN::kGuestDr7, g.dr7);
-  write_segment(w, g.es, F16::kGuestEsSelector, FN::kGuestEsBase, F32::kGuestEsLimit,
-                F32::kGuestEsAccessRights);
-  write_segment(w, g.cs, F16::kGuestCsSelector, FN::kGuestCsBase, F32::kGuestCsLimit,
-                F32::kGuestCsAccessRights);
-  write_segment(w, g.ss, F16::kGuestSsSelector, FN::kGuestSsBase, F32::kGuestSsLimit,
-                F32::kGuestSsAccessRights);
-  write_segment(w, g.ds, F16::kGuestDsSelector, FN::kGuestDsBase, F32::kGuestDsLimit,
-                F32::kGuestDsAccessRights);
-  write_segment(w, g.fs, F16::kGuestFsSelector, FN::kGuestFsBase, F32::kGuestFsLimit,
-                F32::kGuestFsAccessRights);
-  write_segment(w, g.gs, F16::kGuestGsSelector, FN::kGuestGsBase, F32::kGuestGsLimit,
-                F32::kGuestGsAccessRights);
-  write_segment(w, g.ldtr, F16::kGuestLdtrSelector, FN::kGuestLdtrBase, F32::kGuestLdtrLimit,
-                F32::kGuestLdtrAccessRights);
-  write_segment(w, g.tr, F16::kGuestTrSelector, FN::kGuestTrBase, F32::kGuestTrLimit,
-                F32::kGuestTrAccessRights);
-  w(FN::kGuestGdtrBase, g.gdtr.base);
-  w(F32::kGuestGdtrLimit, g.gdtr.limit);
-  w(FN::kGuestIdtrBase, g.idtr.base);
-  w(F32::kGuestIdtrLimit, g.idtr.limit);
+  write_segments_and_tables(g, w);
   w(VmcsField64::kGuestDebugctl, g.debugctl);
   w(F32::kGuestSysenterCs, static_cast<uint32_t>(g.sysenter_cs));
   w(FN::kGuestSysenterEsp, g.sysenter_esp);

@@ -393,15 +393,6 @@ ExitAction handle_preemption_timer(V& vmcs, E& ept) {
   return ExitAction::kResume;
 }
 
-template <VmcsAccess V>
-void write_segment(V& vmcs, const Segment& s, VmcsField16 selector, VmcsFieldNatural base,
-                   VmcsField32 limit, VmcsField32 access_rights) {
-  vmcs.write(selector, s.selector);
-  vmcs.write(base, s.base);
-  vmcs.write(limit, s.limit);
-  vmcs.write(access_rights, s.access_rights);
-}
-
 // INIT: the guest-state area gets the processor state that follows INIT [hv/init_sipi.h],
 // the guest leaves IA-32e mode, its VPID's translations go, and it waits for a SIPI. An INIT
 // while already waiting for a SIPI changes nothing (a processor in that state blocks INIT).
@@ -432,26 +423,7 @@ ExitAction handle_init(VcpuState& vcpu, V& vmcs, C& cpu, E& ept, arch::GuestGprs
   vmcs.write(FN::kGuestRsp, g.rsp);
   vmcs.write(FN::kGuestRip, g.rip);
   vmcs.write(FN::kGuestRflags, g.rflags);
-  write_segment(vmcs, g.es, F16::kGuestEsSelector, FN::kGuestEsBase, F32::kGuestEsLimit,
-                F32::kGuestEsAccessRights);
-  write_segment(vmcs, g.cs, F16::kGuestCsSelector, FN::kGuestCsBase, F32::kGuestCsLimit,
-                F32::kGuestCsAccessRights);
-  write_segment(vmcs, g.ss, F16::kGuestSsSelector, FN::kGuestSsBase, F32::kGuestSsLimit,
-                F32::kGuestSsAccessRights);
-  write_segment(vmcs, g.ds, F16::kGuestDsSelector, FN::kGuestDsBase, F32::kGuestDsLimit,
-                F32::kGuestDsAccessRights);
-  write_segment(vmcs, g.fs, F16::kGuestFsSelector, FN::kGuestFsBase, F32::kGuestFsLimit,
-                F32::kGuestFsAccessRights);
-  write_segment(vmcs, g.gs, F16::kGuestGsSelector, FN::kGuestGsBase, F32::kGuestGsLimit,
-                F32::kGuestGsAccessRights);
-  write_segment(vmcs, g.ldtr, F16::kGuestLdtrSelector, FN::kGuestLdtrBase, F32::kGuestLdtrLimit,
-                F32::kGuestLdtrAccessRights);
-  write_segment(vmcs, g.tr, F16::kGuestTrSelector, FN::kGuestTrBase, F32::kGuestTrLimit,
-                F32::kGuestTrAccessRights);
-  vmcs.write(FN::kGuestGdtrBase, g.gdtr.base);
-  vmcs.write(F32::kGuestGdtrLimit, g.gdtr.limit);
-  vmcs.write(FN::kGuestIdtrBase, g.idtr.base);
-  vmcs.write(F32::kGuestIdtrLimit, g.idtr.limit);
+  write_segments_and_tables(g, [&vmcs](auto field, auto value) { vmcs.write(field, value); });
   vmcs.write(VmcsField64::kGuestEfer, g.efer);
   vmcs.write(F32::kEntryControls,
              vmcs.read(F32::kEntryControls) & ~arch::entry_ctls::kIa32eModeGuest);
@@ -476,8 +448,11 @@ ExitAction handle_sipi(VcpuState& vcpu, V& vmcs, E& ept) {
     return ExitAction::kResume;
   vcpu.waiting_for_sipi = false;
   const auto vector = static_cast<uint8_t>(vmcs.read(VmcsFieldNatural::kExitQualification));
-  write_segment(vmcs, code_segment_after_sipi(vector), VmcsField16::kGuestCsSelector,
-                VmcsFieldNatural::kGuestCsBase, F32::kGuestCsLimit, F32::kGuestCsAccessRights);
+  const Segment cs = code_segment_after_sipi(vector);
+  vmcs.write(VmcsField16::kGuestCsSelector, cs.selector);
+  vmcs.write(VmcsFieldNatural::kGuestCsBase, cs.base);
+  vmcs.write(F32::kGuestCsLimit, cs.limit);
+  vmcs.write(F32::kGuestCsAccessRights, cs.access_rights);
   vmcs.write(VmcsFieldNatural::kGuestRip, 0);
   vmcs.write(VmcsFieldNatural::kGuestPendingDebugExceptions, 0);
   vmcs.write(F32::kEntryInterruptionInfo, 0);
