@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "agectl_efi.h"
+#include "arch/target/local_apic.h"
 
 namespace agectl {
 namespace {
@@ -33,20 +34,11 @@ volatile uint64_t nmis_seen = 0;
 
 VOID EFIAPI on_nmi(INTN, VOID*) { nmis_seen = nmis_seen + 1; }
 
-// An NMI to this processor through its local APIC (xAPIC MMIO or the x2APIC ICR MSR).
+// An NMI to this processor through its local APIC.
 void send_nmi_to_self() {
-  constexpr uint32_t kIcrNmi = (4u << 8) | (1u << 14);  // NMI, physical, assert
-  const uint64_t base = arch::target::rdmsr(0x1B);
-  const uint32_t apic_id = arch::target::cpuid(1, 0).ebx >> 24;
-  if ((base & (1u << 10)) != 0) {
-    arch::target::wrmsr(0x830, (uint64_t{arch::target::cpuid(0xB, 0).edx} << 32) | kIcrNmi);
-    return;
-  }
-  auto* apic = reinterpret_cast<volatile uint32_t*>(base & 0x000F'FFFF'FFFF'F000);
-  apic[0x310 / 4] = apic_id << 24;
-  apic[0x300 / 4] = kIcrNmi;
-  for (uint64_t i = 0; (apic[0x300 / 4] & (1u << 12)) != 0 && i < kWaitSpins; ++i)
-    arch::target::pause();
+  const uint32_t apic_id = arch::target::x2apic_enabled() ? arch::target::cpuid(0xB, 0).edx
+                                                          : arch::target::cpuid(1, 0).ebx >> 24;
+  arch::target::send_nmi(apic_id, kWaitSpins);
 }
 
 }  // namespace

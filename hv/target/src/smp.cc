@@ -1,8 +1,8 @@
 // What agevisor's CPUs do for each other: the cross-CPU EPT flushes of docs/smp.md. A
 // deferred flush is a generation other CPUs catch up with at their next VM entry; a
 // synchronous one also sends each of them an NMI and waits for their acknowledgement.
-#include "arch/msr.h"
 #include "arch/target/cpu.h"
+#include "arch/target/local_apic.h"
 #include "hv/target/log.h"
 #include "hv/target/target_ept.h"
 #include "hv/target/vcpu.h"
@@ -10,40 +10,13 @@
 namespace hv::target {
 namespace {
 
-constexpr uint32_t kIa32ApicBase = 0x1B;
-constexpr uint64_t kApicBaseX2apic = arch::bit(10);
-constexpr uint64_t kApicBaseAddressMask = 0x000F'FFFF'FFFF'F000;
-constexpr uint32_t kX2apicIcr = 0x830;
-constexpr uint32_t kXapicIcrLow = 0x300;
-constexpr uint32_t kXapicIcrHigh = 0x310;
-constexpr uint32_t kIcrDeliveryPending = 1u << 12;
-// Delivery mode NMI (100b), physical destination, level assert, no shorthand.
-constexpr uint32_t kIcrNmi = (4u << 8) | (1u << 14);
 // About a second or more of waiting on hardware, and in Bochs: a CPU that does not answer
 // by then is reported, never waited for forever.
 constexpr uint64_t kAcknowledgeSpins = uint64_t{1} << 26;
 
-// An NMI IPI in the local APIC's current mode, which is the guest's: agevisor does not
-// virtualize the APIC. In xAPIC mode the guest may have been interrupted between writing
-// the ICR's high and low halves: the high half is put back.
-void send_nmi(uint32_t apic_id) {
-  const uint64_t base = arch::target::rdmsr(kIa32ApicBase);
-  if ((base & kApicBaseX2apic) != 0) {
-    arch::target::wrmsr(kX2apicIcr, (uint64_t{apic_id} << 32) | kIcrNmi);
-    return;
-  }
-  auto* apic = reinterpret_cast<volatile uint32_t*>(base & kApicBaseAddressMask);
-  volatile uint32_t& low = apic[kXapicIcrLow / 4];
-  volatile uint32_t& high = apic[kXapicIcrHigh / 4];
-  for (uint64_t i = 0; (low & kIcrDeliveryPending) != 0 && i < kAcknowledgeSpins; ++i)
-    arch::target::pause();
-  const uint32_t saved_high = high;
-  high = apic_id << 24;
-  low = kIcrNmi;
-  for (uint64_t i = 0; (low & kIcrDeliveryPending) != 0 && i < kAcknowledgeSpins; ++i)
-    arch::target::pause();
-  high = saved_high;
-}
+// An NMI in the local APIC's current mode, which is the guest's: agevisor does not
+// virtualize the APIC.
+void send_nmi(uint32_t apic_id) { arch::target::send_nmi(apic_id, kAcknowledgeSpins); }
 
 }  // namespace
 
