@@ -200,9 +200,9 @@ void leave_to_native(Vcpu& v, const arch::GuestGprs& r) {
   agevisor_resume_native_gprs(&n, &r, &v.left);
 }
 
+// The CPU stops counting for flushes and leave requests in finish_failed_launch(), which
+// follows on every failed launch.
 void handle_entry_failure(Vcpu& v) {
-  v.ept->flushes.set_online(v.index, false);
-  v.in_vmx.store(false, std::memory_order_release);
   const auto reason = arch::ExitReason::from_raw(vmread(VmcsField32::kExitReason));
   log::printf("vmx: VM entry failed: exit reason %u (%s), qualification %#lx", reason.basic_number,
               reason.name(), vmread(VmcsFieldNatural::kExitQualification));
