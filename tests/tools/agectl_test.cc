@@ -60,6 +60,15 @@ TEST(AgectlArgs, ParsesFlushWithItsRounds) {
   EXPECT_FALSE(parse_args("nmi flush").ok);
 }
 
+TEST(AgectlArgs, ParsesFaultsWithItsRounds) {
+  auto r = parse_args("faults rounds=2");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.args.mode, agectl::Mode::kFaults);
+  EXPECT_EQ(r.args.rounds, 2u);
+  EXPECT_FALSE(parse_args("faults nmi").ok);
+  EXPECT_FALSE(parse_args("fault").ok);
+}
+
 TEST(AgectlArgs, RefusesMpCombinedOrMisspelt) {
   for (const char* bad : {"mps", "mp bench", "log mp", "mp mp", "mp rounds=0", "mp rounds=17",
                           "flush mp", "flushes"}) {

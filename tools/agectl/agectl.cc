@@ -712,5 +712,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* system_table)
     say("agectl: agevisor is not running (no 'agevisor' signature at CPUID 0x40000000)");
     return EFI_NOT_FOUND;
   }
+  if (parsed.args.mode == Mode::kFaults)
+    return run_faults(parsed.args);
   return run(parsed.args);
 }

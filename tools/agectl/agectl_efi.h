@@ -52,5 +52,7 @@ EFI_STATUS run_mp(const Args& args, bool agevisor, bool wake_aps);
 // `agectl nmi` (nmi.cc): NMIs to this processor, `args.rounds` rounds, counted by a handler
 // of its own; runs without agevisor too (a baseline).
 EFI_STATUS run_nmi(const Args& args, bool agevisor);
+// agectl faults: #UD after an aging pass reaches the handler once and returns (faults.cc).
+EFI_STATUS run_faults(const Args& args);
 
 }  // namespace agectl

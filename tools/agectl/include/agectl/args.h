@@ -1,5 +1,6 @@
 // agectl's command line, parsed without the firmware so host tests can check it.
-//   agectl.efi [rounds=N] [mib=N] [report | hostile | log | ebs | bench | mp | flush | nmi]
+//   agectl.efi [rounds=N] [mib=N]
+//              [report | hostile | log | ebs | bench | mp | flush | nmi | faults]
 // rounds: how many touch-age-report rounds (1-16, default 3); mib: the buffer the rounds
 // touch (1-1024 MiB, default 8); `report`: no touching, one aging pass and the report;
 // `hostile`: reads and writes the firmware's runtime memory, where agevisor lives, and
@@ -11,7 +12,9 @@
 // a flush on every CPU after each round); `flush`: the same rounds on the boot processor
 // only, without waking the others (Bochs 2.7 cannot wake a CPU under VMX again), so the
 // flushes still reach every CPU; `nmi`: `rounds` rounds of NMIs to the boot processor, which
-// must all reach agectl's own NMI handler (agevisor injects the guest's NMIs back).
+// must all reach agectl's own NMI handler (agevisor injects the guest's NMIs back);
+// `faults`: `rounds` rounds of a #UD right after an aging pass, into a handler whose code
+// the pass aged away, each of which must reach the handler once and come back.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,7 @@ enum class Mode {
   kMp,
   kFlush,
   kNmi,
+  kFaults,
 };
 
 struct Args {
@@ -81,7 +85,7 @@ constexpr Mode mode_word(const char* s, const char** rest) {
   constexpr Word kWords[] = {
       {"report", Mode::kReport},        {"hostile", Mode::kHostile}, {"log", Mode::kLog},
       {"ebs", Mode::kExitBootServices}, {"bench", Mode::kBench},     {"mp", Mode::kMp},
-      {"flush", Mode::kFlush},          {"nmi", Mode::kNmi},
+      {"flush", Mode::kFlush},          {"nmi", Mode::kNmi},         {"faults", Mode::kFaults},
   };
   for (const Word& w : kWords) {
     if (starts_with(s, w.text, rest) && (**rest == '\0' || **rest == ' '))
