@@ -22,7 +22,9 @@ Exit codes: 0 passed, 1 failed, 77 skipped (the emulator or firmware cannot do w
 case needs; CTest's SKIP_RETURN_CODE).
 
 Environment: AGEVISOR_BOCHS (another Bochs binary, e.g. a 3.0 build), AGEVISOR_QEMU,
-AGEVISOR_OVMF (firmware image, default /usr/share/ovmf/OVMF.fd).
+AGEVISOR_OVMF (firmware image, default /usr/share/ovmf/OVMF.fd), AGEVISOR_BOCHS_TIME0 (Bochs'
+clock start in seconds since 1970 instead of the host's time: with it a run is repeatable,
+which is how a failure that depends on timing is reproduced).
 """
 import argparse
 import ctypes
@@ -160,7 +162,7 @@ memory: guest={args.memory}, host={args.memory}
 romimage: file={firmware()}
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 cpu: model={model}, count={args.cpus}, ips=50000000
-clock: sync=none, time0=local
+clock: sync=none, time0={os.environ.get("AGEVISOR_BOCHS_TIME0", "local")}
 pci: enabled=1, chipset=i440fx
 ata0-master: type=disk, path={disk}, mode=flat
 boot: disk
@@ -182,7 +184,26 @@ debug: action=ignore
     if os.path.exists(lock):
         os.unlink(lock)
     # E9 output goes to Bochs' stdout, mixed with its banner: bochs.out.
-    return [bochs, "-q", "-f", rc, "-rc", commands], os.path.join(workdir, "bochs.out")
+    return [bochs, "-q", *smp_loop_arguments(bochs, args.cpus), "-f", rc, "-rc", commands], \
+        os.path.join(workdir, "bochs.out")
+
+
+def smp_loop_arguments(bochs, cpus):
+    """Bochs 3.0 with several CPUs runs in its debugger's loop (-dbg; the rc file's "c" then
+    continues at once), as Debian's 2.7 always does.
+
+    Bochs 3.0's own SMP loop (main.cc, cpu_run_trace) does not commit prev_rip after an
+    exception's longjmp, unlike cpu_loop and the debugger's loop. When the first fetch of a
+    handler the processor has just entered causes a VM exit (an EPT violation: aging took
+    that page away), the exit saves the RIP of the instruction that faulted, together with the
+    RSP, CS and RFLAGS of the handler: the guest re-executes that instruction at CPL 0 on the
+    handler's stack. `agectl faults` shows it in seconds; under Linux it panics the kernel
+    (docs/smp.md, "A Bochs 3.0 SMP bug")."""
+    if cpus > 1 and bochs_version(bochs) >= (3, 0):
+        log("Bochs 3.0 or newer with several CPUs: running in its debugger's loop (-dbg); "
+            "its own SMP loop saves a stale RIP in VM exits (docs/smp.md)")
+        return ["-dbg"]
+    return []
 
 
 def qemu_command(args, workdir, disk):
