@@ -95,9 +95,15 @@ HypercallStatus TargetEpt::copy_log(uint64_t gpa, uint64_t size, uint64_t* copie
 }
 
 uint32_t TargetEpt::timer_tick() {
-  // Entries per period: a slice short enough to keep the exit brief (about 4K entries, some
-  // microseconds on hardware), a pass completing over a few periods.
-  constexpr uint64_t kSliceBudget = 4096;
+  // Entries per period. The slice must keep this CPU's stint in VMX root short: INIT is held
+  // while a CPU is in VMX root and a SIPI that arrives before it is back in wait-for-SIPI is
+  // discarded [SDM 3C "VMX Non-Root Operation": SIPIs], so a CPU woken by INIT-SIPI-SIPI (the
+  // firmware at ExitBootServices, an OS starting its APs) in a long slice misses both SIPIs
+  // and never starts. 64 entries cost at most 64 2 MiB leaves, whose 32K frame ages are
+  // the bulk of the work (about 100K instructions: tens of microseconds on hardware, 2 ms of
+  // Bochs time against edk2's 10 ms between INIT and SIPI); 4096 entries could take
+  // milliseconds on a large machine. A pass now completes over tens of periods.
+  constexpr uint64_t kSliceBudget = 64;
   // Another CPU's pass or slice is running: this period's slice is skipped, not waited for.
   if (!state->tracker_lock.try_lock())
     return state->timer_ticks;
