@@ -16,6 +16,9 @@
 #include <cstdint>
 
 #include "agectl_efi.h"
+#include "arch/idt_gate.h"
+#include "arch/interruptibility_state.h"
+#include "arch/target/registers.h"
 
 extern "C" {
 // The #UD handler (below), copied into the isolated region: its counter and last RIP sit
@@ -49,48 +52,18 @@ agectl_ud_stub_end:
 namespace agectl {
 namespace {
 
+using arch::target::DescriptorTableRegister;
+
 constexpr unsigned kUdVector = 6;
 constexpr unsigned kFaultsPerRound = 20;
 constexpr uint64_t kRegion = uint64_t{2} << 20;  // one 2 MiB leaf
-
-struct [[gnu::packed]] TableRegister {
-  uint16_t limit;
-  uint64_t base;
-};
-
-TableRegister read_idtr() {
-  TableRegister r{};
-  asm volatile("sidt %0" : "=m"(r));
-  return r;
-}
-
-TableRegister read_gdtr() {
-  TableRegister r{};
-  asm volatile("sgdt %0" : "=m"(r));
-  return r;
-}
-
-void load_idtr(const TableRegister& r) { asm volatile("lidt %0" : : "m"(r) : "memory"); }
-
-uint16_t read_cs() {
-  uint16_t cs = 0;
-  asm volatile("mov %%cs, %0" : "=r"(cs));
-  return cs;
-}
-
-// A 64-bit interrupt gate to `target` in code segment `cs`, DPL 0, no IST.
-void write_gate(uint64_t* gate, uint64_t target, uint16_t cs) {
-  gate[0] = (target & 0xffff) | (uint64_t{cs} << 16) | (uint64_t{0x8e} << 40) |
-            ((target & 0xffff0000) << 32);
-  gate[1] = target >> 32;
-}
 
 volatile uint64_t sink = 0;
 
 // After the pass: the IDT gate and the GDT are read again (their leaves restored), so the
 // delivery itself needs nothing from the EPT; the stack is in use anyway.
-void touch_tables(const TableRegister& idtr) {
-  const TableRegister gdtr = read_gdtr();
+void touch_tables(const DescriptorTableRegister& idtr) {
+  const DescriptorTableRegister gdtr = arch::target::sgdt();
   const auto* gate = reinterpret_cast<const volatile uint64_t*>(idtr.base + kUdVector * 16);
   const auto* gdt = reinterpret_cast<const volatile uint64_t*>(gdtr.base);
   uint64_t sum = gate[0] + gate[1];
@@ -119,17 +92,6 @@ UdResult raise_ud() {
   return {rip, after - before};
 }
 
-uint64_t interrupts_off() {
-  uint64_t flags = 0;
-  asm volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
-  return flags;
-}
-
-void restore_interrupts(uint64_t flags) {
-  if ((flags & (1u << 9)) != 0)
-    asm volatile("sti" : : : "memory");
-}
-
 }  // namespace
 
 EFI_STATUS run_faults(const Args& args) {
@@ -147,23 +109,20 @@ EFI_STATUS run_faults(const Args& args) {
     return EFI_OUT_OF_RESOURCES;
   }
   const uint64_t region = (block + kRegion - 1) & ~(kRegion - 1);
-  const size_t stub_size = static_cast<size_t>(agectl_ud_stub_end - agectl_ud_stub_start);
   auto* stub = reinterpret_cast<uint8_t*>(region);
-  for (size_t i = 0; i < stub_size; ++i)
-    stub[i] = agectl_ud_stub_start[i];
+  __builtin_memcpy(stub, agectl_ud_stub_start,
+                   static_cast<size_t>(agectl_ud_stub_end - agectl_ud_stub_start));
   auto* count =
       reinterpret_cast<volatile uint64_t*>(stub + (agectl_ud_stub_count - agectl_ud_stub_start));
   auto* last_rip =
       reinterpret_cast<volatile uint64_t*>(stub + (agectl_ud_stub_rip - agectl_ud_stub_start));
 
-  const TableRegister firmware_idtr = read_idtr();
-  auto* idt = reinterpret_cast<uint64_t*>(idt_page);
+  const DescriptorTableRegister firmware_idtr = arch::target::sidt();
+  auto* idt = reinterpret_cast<arch::InterruptGate64*>(idt_page);
   const size_t idt_bytes = firmware_idtr.limit + 1u < 4096u ? firmware_idtr.limit + 1u : 4096u;
-  const auto* firmware_idt = reinterpret_cast<const uint8_t*>(firmware_idtr.base);
-  for (size_t i = 0; i < idt_bytes; ++i)
-    reinterpret_cast<uint8_t*>(idt)[i] = firmware_idt[i];
-  write_gate(idt + kUdVector * 2, region, read_cs());
-  const TableRegister our_idtr{static_cast<uint16_t>(idt_bytes - 1), idt_page};
+  __builtin_memcpy(idt, reinterpret_cast<const void*>(firmware_idtr.base), idt_bytes);
+  idt[kUdVector] = arch::InterruptGate64::interrupt(region, arch::target::read_cs(), 0);
+  const DescriptorTableRegister our_idtr{static_cast<uint16_t>(idt_bytes - 1), idt_page};
   say("agectl: faults: #UD handler alone at %#lx (a 2 MiB region), IDT at %#lx, agectl at %#lx",
       region, idt_page, reinterpret_cast<uint64_t>(&run_faults));
 
@@ -171,8 +130,9 @@ EFI_STATUS run_faults(const Args& args) {
   for (unsigned round = 1; round <= args.rounds; ++round) {
     unsigned wrong = 0;
     const uint64_t before = *count;
-    const uint64_t flags = interrupts_off();
-    load_idtr(our_idtr);
+    const bool interrupts = (arch::target::read_rflags() & arch::rflags::kIf) != 0;
+    arch::target::cli();
+    arch::target::lidt(our_idtr);
     uint64_t first_runs = 0, first_rip = 0, first_ud2 = 0, first_delta = 0;
     for (unsigned i = 0; i < kFaultsPerRound; ++i) {
       const uint64_t expected = *count + 1;
@@ -191,8 +151,9 @@ EFI_STATUS run_faults(const Args& args) {
         }
       }
     }
-    load_idtr(firmware_idtr);
-    restore_interrupts(flags);
+    arch::target::lidt(firmware_idtr);
+    if (interrupts)
+      asm volatile("sti" : : : "memory");
     if (wrong != 0)
       say("agectl: faults: first wrong #UD: %lu handler runs (expected 1), it saw RIP %#lx (UD2 "
           "at %#lx), RSP moved by %ld",
