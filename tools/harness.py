@@ -28,6 +28,7 @@ which is how a failure that depends on timing is reproduced).
 """
 import argparse
 import ctypes
+import functools
 import os
 import re
 import shutil
@@ -75,9 +76,11 @@ def find_tool(env_var, name, default=None):
     return os.path.abspath(path) if os.sep in path else path
 
 
+@functools.lru_cache(maxsize=None)
 def bochs_version(bochs):
     """The version the Bochs binary prints in its banner, as a tuple ((0,) if unknown).
-    A run without a disk prints the banner and stops at once."""
+    A run without a disk prints the banner and stops at once. Asked once per binary (by
+    --min-bochs and by the choice of Bochs' loop)."""
     try:
         out = subprocess.run([bochs, "-n", "-q", "display_library: nogui", "megs: 16",
                               "boot: disk"], stdin=subprocess.DEVNULL, capture_output=True,
