@@ -19,6 +19,7 @@ extern "C" {
 #include "agectl_efi.h"
 #include "arch/format.h"
 #include "arch/target/cpu.h"
+#include "arch/target/registers.h"
 #include "hv/hypercall_abi.h"
 
 namespace agectl {
@@ -312,11 +313,6 @@ bool os_may_reuse(UINT32 type) {
          type == EfiBootServicesCode || type == EfiBootServicesData;
 }
 
-struct DescriptorTable {
-  uint64_t base;
-  uint16_t limit;
-};
-
 // The ExitBootServices payload: what an OS does to memory, then agevisor must still be there.
 // Every page an OS may reuse (conventional, loader, boot-services) below 4 GiB is
 // overwritten, except agectl's own image and stack and the pages the processor is using
@@ -354,17 +350,14 @@ struct DescriptorTable {
     for (uint64_t m = 0; m < 512; ++m)
       pd[m] = ((g << 30) + (m << 21)) | kPresentWritable | kLarge;
   }
-  DescriptorTable gdt{};
-  DescriptorTable idt{};
-  asm volatile("sgdt %0" : "=m"(gdt));
-  asm volatile("sidt %0" : "=m"(idt));
   bool complete = true;
   for (uint64_t a = tables; a < tables + 6 * 4096; a += 4096)
     complete = complete && keep->add(a);
-  for (uint64_t a = gdt.base; a <= gdt.base + gdt.limit; a += 4096)
-    complete = complete && keep->add(a);
-  for (uint64_t a = idt.base; a <= idt.base + idt.limit; a += 4096)
-    complete = complete && keep->add(a);
+  for (const arch::target::DescriptorTableRegister table :
+       {arch::target::sgdt(), arch::target::sidt()}) {
+    for (uint64_t a = table.base & ~uint64_t{4095}; a <= table.base + table.limit; a += 4096)
+      complete = complete && keep->add(a);
+  }
   const auto self = reinterpret_cast<uint64_t>(keep);
   for (uint64_t a = self; a < self + sizeof(*keep) + 4096; a += 4096)
     complete = complete && keep->add(a);
